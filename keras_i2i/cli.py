@@ -1,0 +1,178 @@
+"""The ``keras-i2i`` command line: parse, load the config, call the library."""
+
+from __future__ import annotations
+
+import logging
+import os
+import sys
+from pathlib import Path
+
+import click
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+logger = logging.getLogger("keras_i2i")
+
+DIRECTIONS = ("a2b", "b2a")
+
+
+def _setup_logging(verbose: bool) -> None:
+    logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", force=True)
+    for name in ("absl", "tensorflow", "h5py"):
+        logging.getLogger(name).setLevel(logging.WARNING)
+
+
+def _user_errors():
+    """Exception types whose message is the whole story for the user."""
+    from keras_i2i.config import ConfigError
+    from keras_i2i.data.datasets import DatasetError
+    from keras_i2i.data.images import DataError
+
+    errors = (ConfigError, DataError, DatasetError)
+    try:
+        from keras_i2i.training.trainer import RunDirError
+        from keras_i2i.translate import RunError
+
+        errors += (RunDirError, RunError)
+    except ImportError:  # pragma: no cover
+        pass
+    return errors
+
+
+class _Group(click.Group):
+    def invoke(self, ctx):
+        try:
+            return super().invoke(ctx)
+        except click.exceptions.Exit:
+            raise
+        except Exception as err:  # noqa: BLE001
+            if isinstance(err, _user_errors()):
+                raise click.ClickException(str(err)) from None
+            raise
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"], "show_default": True})
+@click.version_option(package_name="keras-i2i")
+def main():
+    """keras-i2i: unpaired image-to-image translation in Keras 3.
+
+    Train a translator on two folders of images, translate images with it, and (in
+    later commands) export it to TFLite/ONNX and run it live.
+    """
+
+
+@main.command()
+@click.option("--config", "config_name", default="quickstart", metavar="NAME|PATH",
+              help="Config YAML file, or a name under configs/ (e.g. cyclegan/horse2zebra).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field, e.g. --set data.root=/data/horse2zebra --set train.batch_size=4. Repeatable.")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Run directory for config.yaml, checkpoints, logs and samples. [default: runs/<config name>]")
+@click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Continue the run in this directory from its latest checkpoint (uses its config.yaml; --set may change train.* keys).")
+@click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker", "tpu"]), default=None,
+              help="tf.distribute strategy. auto: MultiWorkerMirrored with a multi-worker TF_CONFIG, Mirrored with "
+                   "several GPUs, else default. [default: train.strategy from the config, auto]")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+def train(config_name, overrides, run_dir, resume_dir, strategy, dry_run, verbose):
+    """Train a translation model (default: the quickstart CycleGAN on the bundled emoji set).
+
+    After training, the test images of each domain are translated into
+    RUN_DIR/test_results/. Ctrl-C or SIGTERM saves a checkpoint; --resume continues.
+    """
+    _setup_logging(verbose)
+    from keras_i2i.config import dump_config, load_config
+
+    if resume_dir is not None:
+        cfg = load_config(resume_dir / "config.yaml", overrides) if (resume_dir / "config.yaml").is_file() else None
+        if cfg is None:
+            raise click.ClickException(f"{resume_dir} is not a run directory (no config.yaml).")
+        bad = [o for o in overrides if not o.startswith("train.")]
+        if bad:
+            raise click.ClickException(f"With --resume only train.* keys may change; got {', '.join(bad)}.")
+        run_dir = resume_dir
+    else:
+        cfg = load_config(config_name, overrides)
+        run_dir = run_dir or Path("runs") / cfg.name
+    if dry_run:
+        click.echo(dump_config(cfg), nl=False)
+        return
+    from keras_i2i.training.trainer import TrainingDiverged, train as run_training
+
+    try:
+        result = run_training(cfg, run_dir, resume=resume_dir is not None, strategy=strategy)
+    except TrainingDiverged as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(3)
+    if result.interrupted:
+        click.echo(f"Stopped at step {result.step}; resume with: keras-i2i train --resume {run_dir}", err=True)
+        sys.exit(130)
+    click.echo(f"Trained to step {result.step} in {run_dir}")
+    if (run_dir / "test_results").is_dir():
+        click.echo(f"Translated test images: {run_dir / 'test_results'}")
+
+
+@main.command()
+@click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A run directory written by `keras-i2i train`.")
+@click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path),
+              help="An image file or a folder of images (searched recursively).")
+@click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the translated PNGs (sub-folders of --input are kept).")
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="a2b", help="Translate A->B or B->A.")
+@click.option("--size", type=click.IntRange(min=4), default=None,
+              help="Side the model sees (images are resized to it and back). [default: the training crop size]")
+@click.option("--checkpoint", default=None, help="A checkpoint prefix to use instead of the latest one.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+def translate(run_dir, input_path, output_dir, direction, size, checkpoint, verbose):
+    """Translate images with a trained run; writes PNGs of the input sizes."""
+    _setup_logging(verbose)
+    from keras_i2i.translate import collect_inputs, load_run, translate_files
+
+    cfg, model = load_run(run_dir, checkpoint)
+    translators = model.translators()
+    if direction not in translators:
+        raise click.ClickException(f"This model has no direction {direction!r}; it has {', '.join(translators)}.")
+    files, base = collect_inputs(input_path)
+    written, skipped = translate_files(translators[direction], files, output_dir, size or cfg.data.crop_size, base=base)
+    click.echo(f"Wrote {written} image(s) to {output_dir}" + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
+
+
+@main.group()
+def datasets():
+    """List and download the standard CycleGAN datasets."""
+
+
+@datasets.command("list")
+def datasets_list():
+    """Show the bundled and downloadable datasets and whether they are downloaded."""
+    from keras_i2i.data import datasets as ds
+    from keras_i2i.data.pipeline import BUNDLED_DATASETS
+
+    for name, path in BUNDLED_DATASETS.items():
+        click.echo(f"{name:24s} bundled      {path}")
+    for info in ds.list_datasets():
+        root = ds.resolve_dataset_root(info.name)
+        state = str(root) if root else (f"~{info.size_mb:.0f} MB" if info.size_mb else "")
+        click.echo(f"{info.name:24s} {'downloaded' if root else 'download':12s} {state}  {info.description}")
+
+
+@datasets.command("download")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where datasets are kept. [default: $KERAS_I2I_DATA or ~/.keras/keras_i2i/datasets]")
+@click.option("--base-url", default=None, help="Download from this mirror instead (also $KERAS_I2I_DATASET_URL).")
+@click.option("--force", is_flag=True, help="Download again even if present.")
+def datasets_download(names, cache_dir, base_url, force):
+    """Download and unpack datasets (e.g. horse2zebra) for --set data.dataset=NAME."""
+    _setup_logging(False)
+    from keras_i2i.data import datasets as ds
+
+    for name in names:
+        root = ds.download_dataset(name, cache_dir=cache_dir, base_url=base_url, force=force)
+        click.echo(f"{name}: {root}")
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

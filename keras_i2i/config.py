@@ -1,0 +1,318 @@
+"""YAML configs -> frozen dataclasses, with dotted overrides and type checking.
+
+A config has four sections: ``name``, ``data``, ``model`` and ``train``. The
+``model`` section's schema belongs to the model named by ``model.name`` (each
+model registers its config dataclass in :data:`MODEL_CONFIGS`), so a key that is
+valid for one model is an error for another.
+
+    cfg = load_config("quickstart", overrides=["train.max_steps=10"])
+    dump_config(cfg, "runs/quickstart/config.yaml")
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import types
+import typing
+from pathlib import Path
+from typing import Any, Optional
+
+import yaml
+
+from keras_i2i.registry import Registry
+
+MODEL_CONFIGS: Registry[type] = Registry("model")
+
+
+class ConfigError(ValueError):
+    """A config file or override is wrong; the message says which key and why."""
+
+
+def choices(*values: str, default: str) -> Any:
+    """A string field restricted to ``values``."""
+    return dataclasses.field(default=default, metadata={"choices": values})
+
+
+@dataclasses.dataclass(frozen=True)
+class DataConfig:
+    """Where the two domains come from and how images are prepared.
+
+    Set one of: ``dataset`` (``emoji``, bundled, or a standard CycleGAN dataset
+    name such as ``horse2zebra``), ``root`` (a folder with trainA/trainB and
+    optionally testA/testB), or ``a`` and ``b`` (two folders of images).
+    """
+
+    dataset: Optional[str] = None
+    root: Optional[str] = None
+    a: Optional[str] = None
+    b: Optional[str] = None
+    test_a: Optional[str] = None
+    test_b: Optional[str] = None
+    download: bool = False
+    load_size: int = 286
+    crop_size: int = 256
+    preprocess: str = choices("resize_and_crop", "scale_width_and_crop", "crop", default="resize_and_crop")
+    flip: bool = True
+    cache: bool = True
+    max_images: Optional[int] = None
+
+
+@dataclasses.dataclass(frozen=True)
+class TrainConfig:
+    """Everything around the model: schedule, batch, precision, checkpoints, logs."""
+
+    batch_size: int = 1
+    n_epochs: int = 100
+    n_epochs_decay: int = 100
+    max_steps: Optional[int] = None
+    lr: float = 2e-4
+    beta1: float = 0.5
+    beta2: float = 0.999
+    lr_policy: str = choices("linear", "constant", default="linear")
+    checkpoint_every: int = 1000
+    keep_checkpoints: int = 3
+    log_every: int = 100
+    sample_every: int = 1
+    num_samples: int = 4
+    precision: str = choices("auto", "fp32", "bf16", "fp16", default="auto")
+    jit_compile: bool = False
+    strategy: str = choices("auto", "default", "mirrored", "multiworker", "tpu", default="auto")
+    seed: int = 0
+    deterministic: bool = False
+    translate_test: bool = True
+
+
+@dataclasses.dataclass(frozen=True)
+class Config:
+    """A whole run: ``name`` names the default run directory ``runs/<name>``."""
+
+    name: str
+    data: DataConfig
+    model: Any
+    train: TrainConfig
+
+
+# ----------------------------------------------------------------------------- coercion
+
+
+def _type_name(tp: Any) -> str:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = [a for a in typing.get_args(tp) if a is not type(None)]
+        return " or ".join(_type_name(a) for a in args) + " or null"
+    if origin in (tuple, list):
+        return f"list of {_type_name(typing.get_args(tp)[0])}"
+    return getattr(tp, "__name__", str(tp))
+
+
+def _coerce(value: Any, tp: Any, key: str) -> Any:
+    origin = typing.get_origin(tp)
+    if origin in (typing.Union, types.UnionType):
+        args = typing.get_args(tp)
+        if value is None or (isinstance(value, str) and value.lower() in ("null", "none", "~")):
+            if type(None) in args:
+                return None
+        inner = [a for a in args if a is not type(None)]
+        return _coerce(value, inner[0], key)
+    if origin in (tuple, list):
+        (inner,) = typing.get_args(tp)[:1]
+        if isinstance(value, str):
+            value = [v for v in value.split(",") if v]
+        if not isinstance(value, (list, tuple)):
+            raise ConfigError(f"{key}: expected {_type_name(tp)}, got {value!r}")
+        return tuple(_coerce(v, inner, f"{key}[{i}]") for i, v in enumerate(value))
+    if tp is bool:
+        if isinstance(value, bool):
+            return value
+        if isinstance(value, str) and value.lower() in ("true", "yes", "on", "1", "false", "no", "off", "0"):
+            return value.lower() in ("true", "yes", "on", "1")
+        raise ConfigError(f"{key}: expected true or false, got {value!r}")
+    if tp is int:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected an integer, got {value!r}")
+        if isinstance(value, int):
+            return value
+        if isinstance(value, float) and value.is_integer():
+            return int(value)
+        if isinstance(value, str):
+            try:
+                return int(value.replace("_", ""))
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected an integer, got {value!r}")
+    if tp is float:
+        if isinstance(value, bool):
+            raise ConfigError(f"{key}: expected a number, got {value!r}")
+        if isinstance(value, (int, float)):
+            return float(value)
+        if isinstance(value, str):
+            try:
+                return float(value)
+            except ValueError:
+                pass
+        raise ConfigError(f"{key}: expected a number, got {value!r}")
+    if tp is str:
+        if isinstance(value, (str, int, float)) and not isinstance(value, bool):
+            return str(value)
+        raise ConfigError(f"{key}: expected a string, got {value!r}")
+    raise ConfigError(f"{key}: unsupported field type {tp!r}")
+
+
+def from_dict(cls: type, raw: Any, prefix: str = "") -> Any:
+    """Build dataclass ``cls`` from a dict, checking keys, types and choices."""
+    where = prefix.rstrip(".") or "config"
+    if raw is None:
+        raw = {}
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{where}: expected a mapping of keys, got {raw!r}")
+    fields = {f.name: f for f in dataclasses.fields(cls)}
+    unknown = sorted(set(raw) - set(fields))
+    if unknown:
+        raise ConfigError(
+            f"Unknown key '{prefix}{unknown[0]}' in {where}. Valid keys: "
+            + ", ".join(f"{prefix}{k}" for k in fields)
+        )
+    hints = typing.get_type_hints(cls)
+    kwargs = {}
+    for name, field in fields.items():
+        if name not in raw:
+            continue
+        key = f"{prefix}{name}"
+        tp = hints[name]
+        if dataclasses.is_dataclass(tp):
+            kwargs[name] = from_dict(tp, raw[name], key + ".")
+            continue
+        value = _coerce(raw[name], tp, key)
+        allowed = field.metadata.get("choices")
+        if allowed and value not in allowed:
+            raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+        kwargs[name] = value
+    try:
+        return cls(**kwargs)
+    except TypeError as err:  # a required field is missing
+        raise ConfigError(f"{where}: {err}") from None
+
+
+# ----------------------------------------------------------------------------- loading
+
+
+def project_root() -> Path:
+    """The source checkout this package lives in (configs/ sits beside keras_i2i/)."""
+    return Path(__file__).resolve().parent.parent
+
+
+def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
+    """A config file path, or a name relative to ``configs/`` (``quickstart``,
+    ``cyclegan/horse2zebra``), looked up in the current folder and in the checkout."""
+    path = Path(name_or_path)
+    if path.is_file():
+        return path
+    candidates = []
+    for base in (Path.cwd() / "configs", project_root() / "configs"):
+        for suffix in ("", ".yaml", ".yml"):
+            candidates.append(base / f"{name_or_path}{suffix}")
+    for cand in candidates:
+        if cand.is_file():
+            return cand
+    known = sorted(
+        str(p.relative_to(project_root() / "configs").with_suffix(""))
+        for p in (project_root() / "configs").rglob("*.yaml")
+    )
+    raise ConfigError(f"No config file {str(name_or_path)!r}. Give a YAML path or one of: {', '.join(known)}")
+
+
+def parse_override(item: str) -> tuple[list[str], Any]:
+    """``"train.lr=1e-4"`` -> (["train", "lr"], "1e-4" parsed as YAML)."""
+    if "=" not in item:
+        raise ConfigError(f"Override {item!r} must look like key.sub=value")
+    key, _, text = item.partition("=")
+    keys = [k for k in key.strip().split(".") if k]
+    if not keys:
+        raise ConfigError(f"Override {item!r} has no key")
+    try:
+        value = yaml.safe_load(text) if text.strip() else ""
+    except yaml.YAMLError:
+        value = text
+    return keys, value
+
+
+def apply_overrides(raw: dict, overrides: list[str] | tuple[str, ...]) -> dict:
+    raw = _deepcopy(raw)
+    for item in overrides:
+        keys, value = parse_override(item)
+        node = raw
+        for k in keys[:-1]:
+            child = node.get(k)
+            if child is None:
+                child = node[k] = {}
+            if not isinstance(child, dict):
+                raise ConfigError(f"Override {item!r}: {k!r} is not a section")
+            node = child
+        node[keys[-1]] = value
+    return raw
+
+
+def _deepcopy(raw: Any) -> Any:
+    if isinstance(raw, dict):
+        return {k: _deepcopy(v) for k, v in raw.items()}
+    if isinstance(raw, list):
+        return [_deepcopy(v) for v in raw]
+    return raw
+
+
+def config_from_dict(raw: dict) -> Config:
+    """Validate a raw mapping (from YAML plus overrides) into a :class:`Config`."""
+    import keras_i2i.models  # noqa: F401  (registers the model config classes)
+
+    if not isinstance(raw, dict):
+        raise ConfigError("A config must be a mapping with sections name, data, model, train")
+    unknown = sorted(set(raw) - {"name", "data", "model", "train"})
+    if unknown:
+        raise ConfigError(f"Unknown key {unknown[0]!r}. Valid keys: name, data, model, train")
+    model_raw = dict(raw.get("model") or {})
+    model_name = model_raw.get("name", "cyclegan")
+    try:
+        model_cls = MODEL_CONFIGS.get(str(model_name))
+    except ValueError as err:
+        raise ConfigError(f"model.name: {err}") from None
+    model_raw["name"] = str(model_name)
+    name = raw.get("name") or "run"
+    return Config(
+        name=_coerce(name, str, "name"),
+        data=from_dict(DataConfig, raw.get("data"), "data."),
+        model=from_dict(model_cls, model_raw, "model."),
+        train=from_dict(TrainConfig, raw.get("train"), "train."),
+    )
+
+
+def load_config(name_or_path: str | os.PathLike = "quickstart", overrides=()) -> Config:
+    """Load a YAML config (path or name under ``configs/``) and apply ``key=value`` overrides."""
+    path = resolve_config_path(name_or_path)
+    try:
+        raw = yaml.safe_load(path.read_text()) or {}
+    except yaml.YAMLError as err:
+        raise ConfigError(f"{path}: not valid YAML: {err}") from None
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: a config must be a mapping with sections name, data, model, train")
+    raw.setdefault("name", path.stem)
+    return config_from_dict(apply_overrides(raw, list(overrides)))
+
+
+def to_dict(cfg: Config) -> dict:
+    return dataclasses.asdict(cfg)
+
+
+def dump_config(cfg: Config, path: str | os.PathLike | None = None) -> str:
+    """YAML text of ``cfg``; written atomically to ``path`` when given."""
+    text = yaml.safe_dump(to_dict(cfg), sort_keys=False)
+    if path is not None:
+        from keras_i2i.utils import atomic_write_text
+
+        atomic_write_text(path, text)
+    return text
+
+
+def with_overrides(cfg: Config, overrides) -> Config:
+    """A copy of ``cfg`` with dotted overrides applied (and validated)."""
+    return config_from_dict(apply_overrides(to_dict(cfg), list(overrides)))

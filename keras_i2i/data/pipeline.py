@@ -1,0 +1,221 @@
+"""Two unpaired image folders -> a deterministic, resumable ``tf.data`` stream.
+
+The stream is a pure function of ``(seed, sample index)``: epoch ``e`` visits each
+domain in an order drawn with a stateless shuffle seeded by ``(seed, e)`` (the
+smaller domain repeats so both cover ``max(len(A), len(B))`` samples), and the crop
+and flip of sample ``g`` are stateless draws seeded by ``(seed, g)``. Resuming at
+step ``s`` therefore only skips ``s * global_batch`` indices (no image is read) and
+gives the very batches an uninterrupted run would have seen.
+
+Preprocessing follows the CycleGAN reference: ``resize_and_crop`` resizes to
+``load_size`` (antialiased bicubic) then crops ``crop_size`` at random;
+``scale_width_and_crop`` scales the width to ``load_size`` keeping the aspect;
+``crop`` crops the original (upscaling an image smaller than the crop). Then a
+random horizontal flip, and values scaled to [-1, 1]. At test time images are
+resized to ``crop_size``.
+"""
+
+from __future__ import annotations
+
+import logging
+import math
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+import tensorflow as tf
+
+from keras_i2i.data.images import DataError, ImageFolder, read_image, resize
+
+logger = logging.getLogger(__name__)
+
+BUNDLED_DATASETS = {"emoji": Path(__file__).resolve().parent / "bundled" / "emoji"}
+
+
+@dataclass(frozen=True)
+class DomainPaths:
+    train_a: Path
+    train_b: Path
+    test_a: Optional[Path] = None
+    test_b: Optional[Path] = None
+
+
+def _layout(root: Path) -> DomainPaths:
+    test_a, test_b = root / "testA", root / "testB"
+    return DomainPaths(root / "trainA", root / "trainB", test_a if test_a.is_dir() else None,
+                       test_b if test_b.is_dir() else None)
+
+
+def resolve_paths(data) -> DomainPaths:
+    """Folders of the two domains from a ``DataConfig``: ``a``/``b`` win over ``root``,
+    which wins over ``dataset`` (bundled ``emoji`` or a standard CycleGAN dataset)."""
+    if data.a or data.b:
+        if not (data.a and data.b):
+            raise DataError("Set both data.a and data.b (two folders of images), or data.root.")
+        return DomainPaths(
+            Path(data.a).expanduser(), Path(data.b).expanduser(),
+            Path(data.test_a).expanduser() if data.test_a else None,
+            Path(data.test_b).expanduser() if data.test_b else None,
+        )
+    if data.root:
+        root = Path(data.root).expanduser()
+        if not root.is_dir():
+            raise DataError(f"data.root {root} is not a folder. It should hold trainA/ and trainB/ (and testA/, testB/).")
+        paths = _layout(root)
+        missing = [p.name for p in (paths.train_a, paths.train_b) if not p.is_dir()]
+        if missing:
+            raise DataError(
+                f"data.root {root} has no {' or '.join(missing)} folder. Expected the CycleGAN layout "
+                "trainA/ trainB/ testA/ testB/, or set data.a and data.b to two folders."
+            )
+        return paths
+    if data.dataset:
+        if data.dataset in BUNDLED_DATASETS:
+            return _layout(BUNDLED_DATASETS[data.dataset])
+        from keras_i2i.data import datasets
+
+        if data.dataset not in datasets.CYCLEGAN_DATASETS:
+            known = sorted(BUNDLED_DATASETS) + sorted(datasets.CYCLEGAN_DATASETS)
+            raise DataError(f"Unknown data.dataset {data.dataset!r}. Known datasets: {', '.join(known)}")
+        root = datasets.resolve_dataset_root(data.dataset)
+        if root is None:
+            if not data.download:
+                raise DataError(
+                    f"Dataset {data.dataset!r} is not downloaded. Run `keras-i2i datasets download {data.dataset}` "
+                    "or add --set data.download=true."
+                )
+            root = datasets.download_dataset(data.dataset)
+        return _layout(root)
+    raise DataError("No data given: set data.dataset, data.root, or data.a and data.b.")
+
+
+def load_stage(data):
+    """The deterministic part of preprocessing, applied once per image (and cached)."""
+    load, crop = data.load_size, data.crop_size
+    if data.preprocess == "resize_and_crop":
+        if load < crop:
+            raise DataError(f"data.load_size ({load}) must be at least data.crop_size ({crop}).")
+        return lambda a: resize(a, load, load)
+    if data.preprocess == "scale_width_and_crop":
+        def scale_width(a):
+            h, w = a.shape[:2]
+            width = max(load, crop)
+            height = max(crop, int(round(width * h / w)))
+            return resize(a, width, height)
+        return scale_width
+    def at_least_crop(a):
+        h, w = a.shape[:2]
+        if min(h, w) >= crop:
+            return a
+        scale = crop / min(h, w)
+        return resize(a, max(crop, math.ceil(w * scale)), max(crop, math.ceil(h * scale)))
+    return at_least_crop
+
+
+def to_unit_range(images):
+    """uint8 [0, 255] -> float32 [-1, 1]."""
+    return tf.cast(images, tf.float32) / 127.5 - 1.0
+
+
+class UnpairedData:
+    """The training stream of unpaired batches ``(real_a, real_b)``.
+
+    Args:
+        data: a ``DataConfig``.
+        global_batch: images per step over all replicas.
+        seed: seeds the shuffles and augmentations.
+    """
+
+    def __init__(self, data, global_batch: int, seed: int = 0):
+        self.config = data
+        self.global_batch = int(global_batch)
+        self.seed = int(seed)
+        self.paths = resolve_paths(data)
+        prepare = load_stage(data)
+        self.a = ImageFolder.scan(self.paths.train_a, prepare, data.cache, data.max_images, role="domain A")
+        self.b = ImageFolder.scan(self.paths.train_b, prepare, data.cache, data.max_images, role="domain B")
+        for name, folder in (("A", self.a), ("B", self.b)):
+            if len(folder) < self.global_batch:
+                raise DataError(
+                    f"Domain {name} ({folder.folder}) has {len(folder)} readable images, fewer than one global batch "
+                    f"({self.global_batch}). Lower train.batch_size or add images."
+                )
+
+    @property
+    def epoch_size(self) -> int:
+        return max(len(self.a), len(self.b))
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return max(1, self.epoch_size // self.global_batch)
+
+    @property
+    def skipped(self) -> list[tuple[Path, str]]:
+        return self.a.skipped + self.b.skipped
+
+    def _indices(self, start_sample: int) -> tf.data.Dataset:
+        n_a, n_b, size, seed = len(self.a), len(self.b), self.epoch_size, self.seed
+
+        def epoch(e):
+            order_a = tf.random.experimental.stateless_shuffle(
+                tf.range(size, dtype=tf.int64) % n_a, seed=tf.stack([tf.constant(seed, tf.int64), 2 * e]))
+            order_b = tf.random.experimental.stateless_shuffle(
+                tf.range(size, dtype=tf.int64) % n_b, seed=tf.stack([tf.constant(seed, tf.int64), 2 * e + 1]))
+            return tf.data.Dataset.from_tensor_slices((order_a, order_b, e * size + tf.range(size, dtype=tf.int64)))
+
+        first_epoch, offset = divmod(int(start_sample), size)
+        return tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch).skip(offset)
+
+    def _augment(self, image, sample, domain: int):
+        cfg = self.config
+        base = tf.constant(self.seed * 16 + domain * 4, tf.int64)
+        image = tf.image.stateless_random_crop(image, [cfg.crop_size, cfg.crop_size, 3], seed=tf.stack([base, sample]))
+        if cfg.flip:
+            image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([base + 1, sample]))
+        return to_unit_range(image)
+
+    def dataset(self, start_step: int = 0) -> tf.data.Dataset:
+        """Batches from step ``start_step`` on (endless)."""
+        fixed = self.config.preprocess == "resize_and_crop"
+        shape = [self.config.load_size, self.config.load_size, 3] if fixed else [None, None, 3]
+
+        def fetch(folder):
+            def get(i):
+                return folder.get(int(i))
+
+            def fn(index):
+                image = tf.numpy_function(get, [index], tf.uint8, stateful=False)
+                image.set_shape(shape)
+                return image
+
+            return fn
+
+        fetch_a, fetch_b = fetch(self.a), fetch(self.b)
+
+        def load(ia, ib, sample):
+            return self._augment(fetch_a(ia), sample, 0), self._augment(fetch_b(ib), sample, 1)
+
+        options = tf.data.Options()
+        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+        options.deterministic = True
+        return (
+            self._indices(start_step * self.global_batch)
+            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+            .batch(self.global_batch, drop_remainder=True)
+            .prefetch(tf.data.AUTOTUNE)
+            .with_options(options)
+        )
+
+
+def load_test_image(path, size: int) -> np.ndarray:
+    """A file as the model sees it at test time: RGB resized to ``size`` (bicubic), in [-1, 1]."""
+    array = resize(read_image(path), size, size)
+    return array.astype(np.float32) / 127.5 - 1.0
+
+
+def sample_images(folder: Optional[Path], fallback: Path, size: int, count: int) -> np.ndarray:
+    """The first ``count`` readable images of ``folder`` (or ``fallback``), for sample grids."""
+    source = ImageFolder.scan(folder if folder is not None else fallback, prepare=lambda a: resize(a, size, size),
+                              cache=True, max_images=count)
+    return np.stack([source.get(i) for i in range(len(source))]).astype(np.float32) / 127.5 - 1.0

@@ -1,0 +1,6 @@
+"""Serializable Keras layers used by the networks (all registered under package ``keras_i2i``)."""
+
+from keras_i2i.layers.normalization import InstanceNormalization
+from keras_i2i.layers.padding import ReflectionPadding2D
+
+__all__ = ["InstanceNormalization", "ReflectionPadding2D"]

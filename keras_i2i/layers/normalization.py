@@ -1,0 +1,54 @@
+"""Normalization layers written for edge export (rank-4 tensors only)."""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+@keras.saving.register_keras_serializable(package="keras_i2i")
+class InstanceNormalization(keras.layers.Layer):
+    """Instance normalization over the spatial axes of an NHWC tensor.
+
+    ``keras.layers.GroupNormalization(groups=-1)`` computes the same thing but lowers
+    to rank-5 tensors in TFLite, which the GPU delegate rejects; this layer keeps every
+    tensor at rank 4 (mean over H, W; variance as the mean of ``d * d``). Statistics are
+    computed in float32 under mixed precision.
+
+    Args:
+        epsilon: added to the variance, 1e-5 as in ``torch.nn.InstanceNorm2d``.
+        affine: learn a per-channel scale and offset (the CycleGAN reference uses
+            ``affine=False``).
+
+    Reference:
+        Ulyanov et al., "Instance Normalization: The Missing Ingredient for Fast
+        Stylization", arXiv 1607.08022.
+    """
+
+    def __init__(self, epsilon: float = 1e-5, affine: bool = False, **kwargs):
+        super().__init__(**kwargs)
+        self.epsilon = epsilon
+        self.affine = affine
+        self.input_spec = keras.layers.InputSpec(ndim=4)
+
+    def build(self, input_shape):
+        channels = input_shape[-1]
+        if self.affine:
+            self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
+            self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
+
+    def call(self, inputs):
+        x = ops.cast(inputs, "float32")
+        mean = ops.mean(x, axis=(1, 2), keepdims=True)
+        centered = x - mean
+        variance = ops.mean(centered * centered, axis=(1, 2), keepdims=True)
+        y = centered * ops.rsqrt(variance + self.epsilon)
+        if self.affine:
+            y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
+        return ops.cast(y, self.compute_dtype)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        return {**super().get_config(), "epsilon": self.epsilon, "affine": self.affine}

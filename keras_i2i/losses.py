@@ -1,0 +1,64 @@
+"""Loss functions: adversarial objectives and reconstruction distances.
+
+Every function returns the mean over the batch and all other axes, in float32, so
+that a model can divide by the number of replicas to make the gradient sum across
+replicas equal the gradient of the global-batch mean.
+"""
+
+from __future__ import annotations
+
+from keras import ops
+
+from keras_i2i.registry import Registry
+
+GAN_LOSSES: Registry = Registry("gan loss")
+
+
+def _f32(x):
+    return ops.cast(x, "float32")
+
+
+@GAN_LOSSES.register("lsgan")
+def lsgan_loss(logits, target_is_real: bool, for_discriminator: bool = True):
+    """Least-squares GAN: mean((D(x) - target)^2) with targets 1 and 0 (Mao et al. 2017)."""
+    logits = _f32(logits)
+    target = 1.0 if target_is_real else 0.0
+    return ops.mean(ops.square(logits - target))
+
+
+@GAN_LOSSES.register("vanilla")
+def vanilla_loss(logits, target_is_real: bool, for_discriminator: bool = True):
+    """The original GAN cross-entropy on logits (Goodfellow et al. 2014); for the
+    generator this is the non-saturating form."""
+    logits = _f32(logits)
+    target = 1.0 if target_is_real else 0.0
+    # Stable binary cross-entropy with logits: max(x, 0) - x * t + log(1 + exp(-|x|)).
+    return ops.mean(ops.relu(logits) - logits * target + ops.log1p(ops.exp(-ops.abs(logits))))
+
+
+@GAN_LOSSES.register("hinge")
+def hinge_loss(logits, target_is_real: bool, for_discriminator: bool = True):
+    """Hinge loss (Lim & Ye 2017): D minimizes relu(1 - D(real)) + relu(1 + D(fake));
+    G minimizes -D(fake)."""
+    logits = _f32(logits)
+    if not for_discriminator:
+        return -ops.mean(logits) if target_is_real else ops.mean(logits)
+    if target_is_real:
+        return ops.mean(ops.relu(1.0 - logits))
+    return ops.mean(ops.relu(1.0 + logits))
+
+
+@GAN_LOSSES.register("wgangp")
+def wgan_loss(logits, target_is_real: bool, for_discriminator: bool = True):
+    """Wasserstein critic loss: -mean(D(real)) + mean(D(fake)); pair it with a
+    gradient penalty in the model."""
+    logits = _f32(logits)
+    return -ops.mean(logits) if target_is_real else ops.mean(logits)
+
+
+def l1_loss(x, y):
+    return ops.mean(ops.abs(_f32(x) - _f32(y)))
+
+
+def l2_loss(x, y):
+    return ops.mean(ops.square(_f32(x) - _f32(y)))

@@ -1,0 +1,131 @@
+"""The contract every translation model fulfils.
+
+A model is a ``keras.Model`` subclass registered by name. It owns the math
+(networks, losses, ``train_step``, loss trackers, optimizers) and hands out
+``translators()``: one inference ``keras.Model`` per direction, image in, image out,
+NHWC float in [-1, 1]. Export, translate, evaluate and the webcam use only those.
+The trainer owns everything around it (strategy, precision, data, checkpoints).
+
+What the contract already allows for the models that come after CycleGAN:
+
+- multi-domain models (a target label) and stochastic ones (noise, a style code)
+  fix those inputs inside each translator, so a translator stays image -> image;
+- several players, each with its own optimizer: ``optimizers()`` names them, the
+  trainer checkpoints and builds them all inside the strategy scope;
+- frozen pretrained feature extractors are built by the model from its config
+  (``keras.applications`` weights or a local file), never trained;
+- two-stage training switches on ``self.step`` inside ``train_step``;
+- ``dataset_kind`` tells the trainer which batches to feed (``"unpaired"``:
+  ``(real_a, real_b)``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from typing import ClassVar
+
+import keras
+import tensorflow as tf
+
+from keras_i2i.config import MODEL_CONFIGS
+from keras_i2i.registry import Registry
+
+MODELS: Registry = Registry("model")
+
+
+def register_model(name: str, config_class: type):
+    """Class decorator: register a model and the dataclass of its ``model:`` config section."""
+
+    def decorator(cls):
+        cls.config_class = config_class
+        cls.registered_name = name
+        MODELS.register(name)(cls)
+        MODEL_CONFIGS.register(name)(config_class)
+        return keras.saving.register_keras_serializable(package="keras_i2i")(cls)
+
+    return decorator
+
+
+def build_model(model_config, image_size: int, seed: int = 0) -> "TranslationModel":
+    """Instantiate the registered model named by ``model_config.name``."""
+    cls = MODELS.get(model_config.name)
+    return cls(model_config, image_size=image_size, seed=seed)
+
+
+class TranslationModel(keras.Model):
+    """Base class: a ``keras.Model`` with players, optimizers and translators.
+
+    Args:
+        config: the model's config dataclass (or a dict of its fields).
+        image_size: training crop size (height = width).
+        seed: seed for the model's own random draws (e.g. the image pool).
+    """
+
+    config_class: ClassVar[type]
+    registered_name: ClassVar[str]
+    dataset_kind: ClassVar[str] = "unpaired"
+
+    def __init__(self, config, image_size: int = 256, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(config, dict):
+            config = self.config_class(**config)
+        self.config = config
+        self.image_size = int(image_size)
+        self.seed = int(seed)
+
+    # -- what subclasses provide ----------------------------------------------------
+    def translators(self) -> dict[str, keras.Model]:
+        raise NotImplementedError
+
+    def make_optimizers(self, learning_rate, beta1: float, beta2: float) -> dict[str, keras.optimizers.Optimizer]:
+        raise NotImplementedError
+
+    def variables_for(self, optimizer_name: str) -> list:
+        raise NotImplementedError
+
+    def sample(self, batch) -> dict[str, tf.Tensor]:
+        """Named image tensors for sample grids (``real_a``, ``fake_b`` ...)."""
+        raise NotImplementedError
+
+    # -- shared machinery -------------------------------------------------------------
+    def compile(self, learning_rate=2e-4, beta1: float = 0.5, beta2: float = 0.999, loss_scale: bool = False,
+                jit_compile: bool = False):
+        """Create (and build) one optimizer per player. Call inside the strategy scope."""
+        super().compile(optimizer=None, jit_compile=jit_compile)
+        opts = self.make_optimizers(learning_rate, beta1, beta2)
+        if loss_scale:
+            opts = {k: keras.optimizers.LossScaleOptimizer(v, name=f"{k}_loss_scale") for k, v in opts.items()}
+        self._optimizers = opts
+        for name, opt in opts.items():
+            setattr(self, f"opt_{name}", opt)
+            opt.build(self.variables_for(name))
+
+    def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
+        return dict(self._optimizers)
+
+    @property
+    def step(self):
+        """Training steps taken (the first optimizer's iteration count)."""
+        return next(iter(self._optimizers.values())).iterations
+
+    def scaled_loss(self, name: str, loss):
+        """The loss to differentiate for player ``name`` (call inside the tape): the
+        replica's mean loss divided by the number of replicas, so that the gradients
+        summed over replicas are those of the global-batch mean whatever the number of
+        replicas, then multiplied by the loss scale under float16."""
+        replicas = tf.distribute.get_replica_context()
+        n = replicas.num_replicas_in_sync if replicas is not None else 1
+        return self._optimizers[name].scale_loss(loss / n)
+
+    def apply_gradients(self, name: str, tape: tf.GradientTape, scaled_loss):
+        """Differentiate ``scaled_loss`` (from :meth:`scaled_loss`) and update player ``name``."""
+        variables = self.variables_for(name)
+        grads = tape.gradient(scaled_loss, variables)
+        self._optimizers[name].apply(grads, variables)
+
+    def get_config(self):
+        return {"config": dataclasses.asdict(self.config), "image_size": self.image_size, "seed": self.seed}
+
+    @classmethod
+    def from_config(cls, config):
+        return cls(**config)

@@ -1,0 +1,89 @@
+"""History of generated images for discriminator updates (Shrivastava et al. 2017)."""
+
+from __future__ import annotations
+
+import keras
+import tensorflow as tf
+
+
+@keras.saving.register_keras_serializable(package="keras_i2i")
+class ImagePool(keras.layers.Layer):
+    """Buffer of up to ``pool_size`` generated images, stored as layer weights so that
+    checkpoints carry it and a resumed run draws the same history.
+
+    ``query(images, step)`` follows the CycleGAN reference image by image: while the
+    pool is not full the image is stored and returned; afterwards, with probability
+    one half a stored image is returned and replaced by the new one, else the new
+    image is returned. Random draws are stateless, seeded by ``(seed, step, index)``,
+    so they depend only on the training step. ``pool_size=0`` returns the input.
+
+    Under a distribution strategy each replica reads the pool and the first
+    replica's update is kept (``aggregation="only_first_replica"``).
+
+    Args:
+        pool_size: images kept (50 in the paper).
+        seed: base seed of the draws.
+
+    Reference:
+        Shrivastava et al., "Learning from Simulated and Unsupervised Images through
+        Adversarial Training", CVPR 2017.
+    """
+
+    def __init__(self, pool_size: int = 50, seed: int = 0, **kwargs):
+        super().__init__(**kwargs)
+        self.pool_size = int(pool_size)
+        self.seed = int(seed)
+
+    def build(self, input_shape):
+        if self.pool_size > 0:
+            self.images = self.add_weight(
+                shape=(self.pool_size, *input_shape[1:]),
+                initializer="zeros",
+                dtype="float32",
+                trainable=False,
+                aggregation="only_first_replica",
+                name="images",
+            )
+            self.count = self.add_weight(
+                shape=(), initializer="zeros", dtype="int32", trainable=False,
+                aggregation="only_first_replica", name="count",
+            )
+
+    def call(self, images):
+        return images
+
+    def query(self, images, step):
+        if self.pool_size == 0:
+            return images
+        images = tf.stop_gradient(tf.cast(images, "float32"))
+        batch = tf.shape(images)[0]
+        step = tf.cast(step, tf.int64)
+
+        def body(i, pool, count, out):
+            image = images[i]
+            counter = step * 4096 + tf.cast(i, tf.int64)
+            draw = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(self.seed, tf.int64), counter]))
+            slot = tf.random.stateless_uniform(
+                [], seed=tf.stack([tf.constant(self.seed + 1, tf.int64), counter]), maxval=self.pool_size, dtype=tf.int32
+            )
+            filling = count < self.pool_size
+            swap = tf.logical_and(tf.logical_not(filling), draw > 0.5)
+            index = tf.where(filling, count, slot)
+            returned = tf.where(swap, pool[index], image)
+            stored = tf.where(tf.logical_or(filling, swap), image, pool[index])
+            pool = tf.tensor_scatter_nd_update(pool, [[index]], stored[None])
+            out = out.write(i, returned)
+            return i + 1, pool, tf.minimum(count + 1, self.pool_size), out
+
+        out = tf.TensorArray(tf.float32, size=batch, element_shape=images.shape[1:])
+        _, pool, count, out = tf.while_loop(
+            lambda i, *_: i < batch,
+            body,
+            (tf.constant(0), tf.convert_to_tensor(self.images.value), tf.convert_to_tensor(self.count.value), out),
+        )
+        self.images.assign(pool)
+        self.count.assign(count)
+        return out.stack()
+
+    def get_config(self):
+        return {**super().get_config(), "pool_size": self.pool_size, "seed": self.seed}

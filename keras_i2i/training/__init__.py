@@ -1,0 +1,1 @@
+"""Training loop machinery: strategies, precision, schedules, callbacks, checkpoints."""

@@ -1,0 +1,157 @@
+"""Keras callbacks the trainer attaches: checkpoints, divergence guard, step limit,
+JSON-lines/TensorBoard logs and sample grids.
+
+Steps are the model's own counter (``model.step``), so logs and checkpoints of a
+resumed run continue where they were instead of restarting at zero.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import time
+from pathlib import Path
+
+import keras
+import numpy as np
+import tensorflow as tf
+from PIL import Image
+
+
+def _step(model) -> int:
+    return int(model.step.numpy())
+
+
+class DivergenceGuard(keras.callbacks.Callback):
+    """Stops training at the first NaN or Inf loss and remembers which loss and step."""
+
+    def __init__(self):
+        super().__init__()
+        self.diverged: tuple[str, int] | None = None
+
+    def on_train_batch_end(self, batch, logs=None):
+        for name, value in (logs or {}).items():
+            if not math.isfinite(float(value)):
+                self.diverged = (name, _step(self.model))
+                self.model.stop_training = True
+                return
+
+
+class StepLimit(keras.callbacks.Callback):
+    """Stops training once ``model.step`` reaches ``max_steps``."""
+
+    def __init__(self, max_steps: int):
+        super().__init__()
+        self.max_steps = int(max_steps)
+
+    def on_train_batch_end(self, batch, logs=None):
+        if _step(self.model) >= self.max_steps:
+            self.model.stop_training = True
+
+
+class PeriodicCheckpoint(keras.callbacks.Callback):
+    """Saves a ``tf.train.CheckpointManager`` checkpoint every ``every`` steps and at the
+    end of training, never after a divergence. TensorFlow writes the checkpoint files
+    first and the ``checkpoint`` index last (atomically), so a run killed mid-save
+    resumes from the previous checkpoint."""
+
+    def __init__(self, manager: tf.train.CheckpointManager, every: int, guard: DivergenceGuard):
+        super().__init__()
+        self.manager = manager
+        self.every = max(1, int(every))
+        self.guard = guard
+        self.last_saved = -1
+
+    def save(self):
+        if self.guard.diverged is not None:
+            return
+        step = _step(self.model)
+        if step != self.last_saved:
+            self.manager.save(checkpoint_number=step)
+            self.last_saved = step
+
+    def on_train_batch_end(self, batch, logs=None):
+        if self.guard.diverged is None and _step(self.model) % self.every == 0:
+            self.save()
+
+    def on_train_end(self, logs=None):
+        self.save()
+
+
+class RunLogger(keras.callbacks.Callback):
+    """Appends losses to ``metrics.jsonl`` and writes TensorBoard scalars every
+    ``every`` steps and at each epoch end (the values are the epoch's running means)."""
+
+    def __init__(self, run_dir: Path, every: int, writer):
+        super().__init__()
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.every = max(1, int(every))
+        self.writer = writer
+        self.epoch = 0
+        self.start = time.time()
+
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch = epoch
+
+    def _write(self, logs, kind):
+        step = _step(self.model)
+        values = {k: float(v) for k, v in (logs or {}).items()}
+        record = {"kind": kind, "step": step, "epoch": self.epoch + 1, "time": round(time.time() - self.start, 3), **values}
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+        with self.writer.as_default(step=step):
+            for name, value in values.items():
+                tf.summary.scalar(f"train/{name}", value)
+            lr = self._learning_rate(step)
+            if lr is not None:
+                tf.summary.scalar("train/learning_rate", lr)
+
+    def _learning_rate(self, step):
+        opt = next(iter(self.model.optimizers().values()))
+        lr = getattr(opt, "_learning_rate", None)
+        if isinstance(lr, keras.optimizers.schedules.LearningRateSchedule):
+            return float(lr(step))
+        return float(opt.learning_rate.numpy())
+
+    def on_train_batch_end(self, batch, logs=None):
+        if _step(self.model) % self.every == 0:
+            self._write(logs, "step")
+
+    def on_epoch_end(self, epoch, logs=None):
+        self._write(logs, "epoch")
+        self.writer.flush()
+
+
+def image_grid(named: dict[str, np.ndarray]) -> np.ndarray:
+    """Rows = samples, columns = the named images, as uint8 (H*n, W*k, 3)."""
+    columns = [np.clip((np.asarray(v, np.float32) + 1.0) * 127.5, 0, 255).round().astype(np.uint8) for v in named.values()]
+    rows = [np.concatenate([col[i] for col in columns], axis=1) for i in range(columns[0].shape[0])]
+    return np.concatenate(rows, axis=0)
+
+
+class SampleGrids(keras.callbacks.Callback):
+    """Translates a fixed batch every ``every`` epochs: a PNG grid in ``samples/`` and
+    TensorBoard images (``real_a``, ``fake_b``, ``rec_a``, ``idt_b`` and the B side)."""
+
+    def __init__(self, run_dir: Path, batch, every: int, writer):
+        super().__init__()
+        self.dir = Path(run_dir) / "samples"
+        self.batch = batch
+        self.every = max(1, int(every))
+        self.writer = writer
+
+    def on_epoch_end(self, epoch, logs=None):
+        if (epoch + 1) % self.every:
+            return
+        self.write(epoch)
+
+    def write(self, epoch):
+        step = _step(self.model)
+        named = {k: np.asarray(v) for k, v in self.model.sample(self.batch).items()}
+        grid = image_grid(named)
+        self.dir.mkdir(parents=True, exist_ok=True)
+        Image.fromarray(grid).save(self.dir / f"epoch{epoch + 1:04d}_step{step:07d}.png")
+        with self.writer.as_default(step=step):
+            for name, images in named.items():
+                tf.summary.image(f"samples/{name}", (images + 1.0) / 2.0, max_outputs=len(images))
+            tf.summary.image("samples/grid", grid[None].astype(np.float32) / 255.0)

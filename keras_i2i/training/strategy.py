@@ -1,0 +1,96 @@
+"""Distribution strategies and precision policies by name."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+
+import keras
+import tensorflow as tf
+
+logger = logging.getLogger(__name__)
+
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+
+
+def _cluster_workers() -> int:
+    try:
+        cluster = json.loads(os.environ.get("TF_CONFIG", "{}")).get("cluster", {})
+    except json.JSONDecodeError as err:
+        raise ValueError(f"TF_CONFIG is not valid JSON: {err}") from None
+    return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
+
+
+def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
+    """The ``tf.distribute`` strategy for ``name``.
+
+    ``auto``: MultiWorkerMirroredStrategy when TF_CONFIG names several workers,
+    MirroredStrategy when more than one GPU is visible, else the default strategy.
+    ``mirrored`` without GPUs mirrors over the logical CPU devices (used in tests).
+    Create it before any other TensorFlow work (multi-worker needs that).
+    """
+    if name not in STRATEGIES:
+        raise ValueError(f"Unknown strategy {name!r}. Known strategies: {', '.join(STRATEGIES)}")
+    if name == "auto":
+        if _cluster_workers() > 1:
+            name = "multiworker"
+        elif len(tf.config.list_physical_devices("GPU")) > 1:
+            name = "mirrored"
+        else:
+            name = "default"
+    if name == "default":
+        return tf.distribute.get_strategy()
+    if name == "mirrored":
+        if tf.config.list_physical_devices("GPU"):
+            return tf.distribute.MirroredStrategy()
+        cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
+        return tf.distribute.MirroredStrategy(devices=cpus)
+    if name == "multiworker":
+        if _cluster_workers() < 1:
+            raise ValueError("--strategy multiworker needs TF_CONFIG with a cluster spec (see the README).")
+        return tf.distribute.MultiWorkerMirroredStrategy()
+    resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
+    tf.config.experimental_connect_to_cluster(resolver)
+    tf.tpu.experimental.initialize_tpu_system(resolver)
+    return tf.distribute.TPUStrategy(resolver)
+
+
+def is_chief(strategy: tf.distribute.Strategy) -> bool:
+    """Whether this process writes the run directory (the chief, or worker 0 without one)."""
+    resolver = getattr(strategy, "cluster_resolver", None)
+    if resolver is None or not resolver.task_type:
+        return True
+    if resolver.task_type == "chief":
+        return True
+    has_chief = "chief" in resolver.cluster_spec().as_dict()
+    return resolver.task_type == "worker" and resolver.task_id == 0 and not has_chief
+
+
+def worker_id(strategy: tf.distribute.Strategy) -> int:
+    resolver = getattr(strategy, "cluster_resolver", None)
+    return int(resolver.task_id or 0) if resolver is not None and resolver.task_type else 0
+
+
+PRECISIONS = {"fp32": "float32", "bf16": "mixed_bfloat16", "fp16": "mixed_float16"}
+
+
+def resolve_precision(name: str) -> str:
+    """Keras dtype policy for ``auto|fp32|bf16|fp16``. ``auto``: float32 on CPU; on GPU,
+    mixed bfloat16 where the GPU supports it (compute capability 8.0+), else float16."""
+    if name in PRECISIONS:
+        return PRECISIONS[name]
+    if name != "auto":
+        raise ValueError(f"Unknown precision {name!r}. Known: auto, {', '.join(PRECISIONS)}")
+    gpus = tf.config.list_physical_devices("GPU")
+    if not gpus:
+        return "float32"
+    details = tf.config.experimental.get_device_details(gpus[0])
+    major = (details.get("compute_capability") or (0, 0))[0]
+    return "mixed_bfloat16" if major >= 8 else "mixed_float16"
+
+
+def set_precision(name: str) -> str:
+    policy = resolve_precision(name)
+    keras.mixed_precision.set_global_policy(policy)
+    return policy

@@ -1,0 +1,220 @@
+"""The trainer: everything around a model (strategy, precision, data, checkpoints,
+resume, logs, the run directory). Models never read files or configs.
+
+A run directory holds ``config.yaml`` (resolved), ``checkpoints/``,
+``metrics.jsonl``, ``samples/``, ``logs/`` (TensorBoard), ``data_report.json`` and,
+after training, ``test_results/<direction>/``.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import math
+import shutil
+import signal
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import keras
+import tensorflow as tf
+
+from keras_i2i.config import Config, dump_config
+from keras_i2i.data.pipeline import UnpairedData, sample_images
+from keras_i2i.models import build_model
+from keras_i2i.training.callbacks import DivergenceGuard, PeriodicCheckpoint, RunLogger, SampleGrids, StepLimit
+from keras_i2i.training.schedules import make_schedule
+from keras_i2i.training.strategy import is_chief, make_strategy, set_precision, worker_id
+from keras_i2i.utils import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+CHECKPOINT_DIR = "checkpoints"
+
+
+class TrainingDiverged(RuntimeError):
+    """A loss became NaN or Inf; the last good checkpoint is kept."""
+
+
+class RunDirError(ValueError):
+    """The run directory cannot be used as asked."""
+
+
+@dataclass
+class TrainResult:
+    run_dir: Path
+    step: int
+    total_steps: int
+    interrupted: bool = False
+    skipped_files: int = 0
+
+
+def checkpoint_for(model) -> tf.train.Checkpoint:
+    """Everything a resumed run needs: all network weights, the image pools (model
+    weights), every optimizer's state and iteration count (the LR schedule position
+    and the step, from which the data position and all random draws follow)."""
+    return tf.train.Checkpoint(model=model, **{f"optimizer_{k}": v for k, v in model.optimizers().items()})
+
+
+def latest_checkpoint(run_dir: str | Path) -> str | None:
+    return tf.train.latest_checkpoint(str(Path(run_dir) / CHECKPOINT_DIR))
+
+
+def _interrupt_on_sigterm():
+    def handler(signum, frame):
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    try:
+        return signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        return None
+
+
+class Trainer:
+    """Trains ``cfg`` in ``run_dir`` (new, or resumed from its latest checkpoint).
+
+    Args:
+        cfg: the resolved config.
+        run_dir: the run directory.
+        resume: continue from the latest checkpoint in ``run_dir``.
+        strategy: overrides ``cfg.train.strategy``.
+        verbose: Keras progress bar mode (``"auto"``, 0, 1, 2).
+    """
+
+    def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, strategy: str | None = None,
+                 verbose="auto"):
+        self.cfg = cfg
+        self.run_dir = Path(run_dir)
+        self.resume = resume
+        self.verbose = verbose
+        self.strategy = make_strategy(strategy or cfg.train.strategy)
+        self.chief = is_chief(self.strategy)
+        if not resume and latest_checkpoint(self.run_dir):
+            raise RunDirError(
+                f"{self.run_dir} already holds a training run. Continue it with `keras-i2i train --resume "
+                f"{self.run_dir}`, or choose another --run-dir."
+            )
+        if resume and not latest_checkpoint(self.run_dir):
+            raise RunDirError(f"{self.run_dir} has no checkpoint to resume from.")
+
+    def run(self) -> TrainResult:
+        cfg, strategy = self.cfg, self.strategy
+        if cfg.train.deterministic:
+            tf.config.experimental.enable_op_determinism()
+        policy = set_precision(cfg.train.precision)
+        replicas = strategy.num_replicas_in_sync
+        global_batch = cfg.train.batch_size * replicas
+        data = UnpairedData(cfg.data, global_batch, seed=cfg.train.seed)
+        spe = data.steps_per_epoch
+        total_steps = cfg.train.max_steps or spe * (cfg.train.n_epochs + cfg.train.n_epochs_decay)
+        logger.info(
+            "%s: %d + %d images, %d replica(s), global batch %d, %d steps/epoch, %d steps, policy %s",
+            cfg.name, len(data.a), len(data.b), replicas, global_batch, spe, total_steps, policy,
+        )
+
+        keras.utils.set_random_seed(cfg.train.seed)
+        with strategy.scope():
+            model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed)
+            model.compile(
+                make_schedule(cfg.train, spe), cfg.train.beta1, cfg.train.beta2,
+                loss_scale=policy == "mixed_float16", jit_compile=cfg.train.jit_compile,
+            )
+        checkpoint = checkpoint_for(model)
+        ckpt_dir = self.run_dir / CHECKPOINT_DIR
+        if self.resume:
+            path = latest_checkpoint(self.run_dir)
+            checkpoint.restore(path).assert_existing_objects_matched()
+            logger.info("Resumed from %s at step %d", path, int(model.step.numpy()))
+        if self.chief:
+            self.run_dir.mkdir(parents=True, exist_ok=True)
+            dump_config(cfg, self.run_dir / "config.yaml")
+            atomic_write_text(self.run_dir / "data_report.json", json.dumps({
+                "train_a": str(data.paths.train_a), "train_b": str(data.paths.train_b),
+                "images_a": len(data.a), "images_b": len(data.b),
+                "skipped": [{"file": str(p), "reason": r} for p, r in data.skipped],
+            }, indent=2))
+            manager_dir = ckpt_dir
+        else:  # other workers must save too (collectives), into a scratch folder
+            manager_dir = self.run_dir / f".worker{worker_id(strategy)}_tmp"
+        manager = tf.train.CheckpointManager(checkpoint, str(manager_dir), max_to_keep=cfg.train.keep_checkpoints)
+
+        guard = DivergenceGuard()
+        saver = PeriodicCheckpoint(manager, cfg.train.checkpoint_every, guard)
+        callbacks = [guard, StepLimit(total_steps), saver]
+        if self.chief:
+            writer = tf.summary.create_file_writer(str(self.run_dir / "logs"))
+            samples = self._sample_batch(data)
+            callbacks += [RunLogger(self.run_dir, cfg.train.log_every, writer), SampleGrids(self.run_dir, samples, cfg.train.sample_every, writer)]
+
+        start = int(model.step.numpy())
+        interrupted = False
+        previous = _interrupt_on_sigterm()
+        try:
+            self._fit(model, data, start, total_steps, spe, callbacks)
+        except KeyboardInterrupt:
+            interrupted = True
+            if guard.diverged is None:
+                saver.save()
+            logger.warning("Interrupted at step %d; checkpoint saved. Resume with `keras-i2i train --resume %s`.",
+                           int(model.step.numpy()), self.run_dir)
+        finally:
+            if previous is not None:
+                signal.signal(signal.SIGTERM, previous)
+            if not self.chief:
+                shutil.rmtree(manager_dir, ignore_errors=True)
+        if guard.diverged is not None:
+            name, step = guard.diverged
+            raise TrainingDiverged(
+                f"{name} became NaN/Inf at step {step}; training stopped. The last good checkpoint is "
+                f"{latest_checkpoint(self.run_dir) or '(none yet)'}. Try a lower train.lr, or "
+                "train.precision=fp32 if you trained in fp16."
+            )
+        step = int(model.step.numpy())
+        if data.skipped:
+            logger.warning("%d unreadable image file(s) were skipped (see data_report.json).", len(data.skipped))
+        if self.chief and not interrupted and step >= total_steps and cfg.train.translate_test:
+            self._translate_test(model, data)
+        self.model = model
+        return TrainResult(self.run_dir, step, total_steps, interrupted, len(data.skipped))
+
+    def _fit(self, model, data: UnpairedData, start: int, total: int, spe: int, callbacks):
+        if start >= total:
+            logger.info("Already at step %d of %d; nothing to train.", start, total)
+            return
+        epoch, into = divmod(start, spe)
+        verbose = self.verbose if self.chief else 0
+        if into:  # finish the interrupted epoch first, so later epochs stay aligned
+            steps = min(spe - into, total - start)
+            model.fit(data.dataset(start), initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=steps,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
+            if model.stop_training or int(model.step.numpy()) >= total:
+                return
+            epoch, start = epoch + 1, int(model.step.numpy())
+        model.fit(data.dataset(start), initial_epoch=epoch, epochs=math.ceil(total / spe), steps_per_epoch=spe,
+                  callbacks=callbacks, verbose=verbose, shuffle=False)
+
+    def _sample_batch(self, data: UnpairedData):
+        n, size = self.cfg.train.num_samples, self.cfg.data.crop_size
+        a = sample_images(data.paths.test_a, data.paths.train_a, size, n)
+        b = sample_images(data.paths.test_b, data.paths.train_b, size, n)
+        k = min(len(a), len(b))
+        return tf.constant(a[:k]), tf.constant(b[:k])
+
+    def _translate_test(self, model, data: UnpairedData):
+        from keras_i2i.translate import translate_files
+        from keras_i2i.data.images import list_image_files
+
+        for direction, translator in model.translators().items():
+            source = data.paths.test_a if direction == "a2b" else data.paths.test_b
+            if source is None:
+                continue
+            files, _ = list_image_files(source)
+            out = self.run_dir / "test_results" / direction
+            written, _ = translate_files(translator, files, out, self.cfg.data.crop_size, base=source)
+            logger.info("Translated %d test images %s -> %s", written, direction, out)
+
+
+def train(cfg: Config, run_dir, resume: bool = False, strategy: str | None = None, verbose="auto") -> TrainResult:
+    """Train ``cfg`` into ``run_dir`` (see :class:`Trainer`)."""
+    return Trainer(cfg, run_dir, resume=resume, strategy=strategy, verbose=verbose).run()

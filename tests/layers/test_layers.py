@@ -1,0 +1,78 @@
+import keras
+import numpy as np
+import pytest
+
+from keras_i2i.layers import InstanceNormalization, ReflectionPadding2D
+
+
+def _x(shape=(2, 8, 6, 3), seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype("float32")
+
+
+def test_instance_norm_matches_numpy_and_group_norm():
+    x = _x()
+    y = np.asarray(InstanceNormalization()(x))
+    mean = x.mean(axis=(1, 2), keepdims=True)
+    var = x.var(axis=(1, 2), keepdims=True)
+    np.testing.assert_allclose(y, (x - mean) / np.sqrt(var + 1e-5), atol=1e-5)
+    group = keras.layers.GroupNormalization(groups=-1, epsilon=1e-5, center=False, scale=False)
+    np.testing.assert_allclose(y, np.asarray(group(x)), atol=1e-4)
+
+
+def test_instance_norm_affine_has_weights():
+    layer = InstanceNormalization(affine=True)
+    layer.build((None, 4, 4, 5))
+    assert [w.shape for w in layer.trainable_weights] == [(5,), (5,)]
+    assert not InstanceNormalization().trainable_weights
+
+
+def test_instance_norm_keeps_rank_4_only():
+    with pytest.raises(ValueError):
+        InstanceNormalization()(np.zeros((2, 3, 4), "float32"))
+
+
+def test_instance_norm_mixed_precision_output_dtype():
+    layer = InstanceNormalization(dtype="mixed_bfloat16")
+    assert layer(_x()).dtype == "bfloat16"
+
+
+@pytest.mark.parametrize("padding", [1, 3, (2, 1), ((1, 2), (3, 0))])
+def test_reflection_padding_matches_numpy(padding):
+    x = _x((2, 7, 9, 3))
+    layer = ReflectionPadding2D(padding)
+    (t, b), (l, r) = layer.padding
+    expected = np.pad(x, [(0, 0), (t, b), (l, r), (0, 0)], mode="reflect")
+    np.testing.assert_array_equal(np.asarray(layer(x)), expected)
+    np.testing.assert_array_equal(np.asarray(ReflectionPadding2D(padding, implementation="pad")(x)), expected)
+    assert layer.compute_output_shape((2, 7, 9, 3)) == expected.shape
+
+
+def test_reflection_padding_rejects_unknown_implementation():
+    with pytest.raises(ValueError, match="slices"):
+        ReflectionPadding2D(1, implementation="mirror")
+
+
+LAYERS = [
+    lambda: InstanceNormalization(affine=True, epsilon=1e-3),
+    lambda: InstanceNormalization(),
+    lambda: ReflectionPadding2D(((1, 2), (3, 1))),
+    lambda: ReflectionPadding2D(2, implementation="pad"),
+]
+
+
+@pytest.mark.parametrize("make", LAYERS)
+def test_layer_config_and_keras_file_round_trip(make, tmp_path):
+    layer = make()
+    clone = type(layer).from_config(layer.get_config())
+    assert clone.get_config() == layer.get_config()
+
+    inputs = keras.Input((8, 8, 3))
+    model = keras.Model(inputs, layer(inputs))
+    if layer.trainable_weights:
+        for w in layer.trainable_weights:
+            w.assign(np.random.default_rng(1).normal(size=w.shape))
+    path = tmp_path / "layer.keras"
+    model.save(path)
+    loaded = keras.models.load_model(path)
+    x = _x((2, 8, 8, 3))
+    np.testing.assert_allclose(np.asarray(loaded(x)), np.asarray(model(x)), atol=1e-6)

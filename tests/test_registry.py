@@ -1,0 +1,30 @@
+import pytest
+
+from keras_i2i.registry import Registry
+
+
+def test_register_get_names():
+    reg = Registry("thing")
+
+    @reg.register("b")
+    def b():
+        return 2
+
+    reg.register("a")(lambda: 1)
+    assert reg.get("b") is b
+    assert reg.names() == ["a", "b"]
+    assert "a" in reg
+
+
+def test_unknown_name_lists_known():
+    reg = Registry("thing")
+    reg.register("alpha")(1)
+    with pytest.raises(ValueError, match="Unknown thing 'beta'. Known things: alpha"):
+        reg.get("beta")
+
+
+def test_double_registration_fails():
+    reg = Registry("thing")
+    reg.register("x")(1)
+    with pytest.raises(ValueError, match="already registered"):
+        reg.register("x")(2)
