@@ -79,6 +79,7 @@ class CycleGAN(TranslationModel):
         self.pool_b.build(shape)
         self.gan_loss = GAN_LOSSES.get(cfg.gan_mode)
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.LOSS_NAMES}
+        self.built = True  # every network above is built; nothing is inferred from data
 
     @property
     def metrics(self):

@@ -17,8 +17,10 @@ class ImagePool(keras.layers.Layer):
     image is returned. Random draws are stateless, seeded by ``(seed, step, index)``,
     so they depend only on the training step. ``pool_size=0`` returns the input.
 
-    Under a distribution strategy each replica reads the pool and the first
-    replica's update is kept (``aggregation="only_first_replica"``).
+    Under a distribution strategy the replicas gather the whole global batch, run
+    the same query on it (the draws are seeded, so every replica computes the same
+    pool) and each keeps its own slice: the pool sees exactly what it would see on
+    one device at the same global batch.
 
     Args:
         pool_size: images kept (50 in the paper).
@@ -56,6 +58,15 @@ class ImagePool(keras.layers.Layer):
         if self.pool_size == 0:
             return images
         images = tf.stop_gradient(tf.cast(images, "float32"))
+        replica = tf.distribute.get_replica_context()
+        if replica is not None and replica.num_replicas_in_sync > 1:
+            local = tf.shape(images)[0]
+            everything = self._query(replica.all_gather(images, axis=0), step)
+            start = tf.cast(replica.replica_id_in_sync_group, tf.int32) * local
+            return everything[start : start + local]
+        return self._query(images, step)
+
+    def _query(self, images, step):
         batch = tf.shape(images)[0]
         step = tf.cast(step, tf.int64)
 

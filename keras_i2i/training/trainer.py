@@ -11,9 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import math
-import shutil
 import signal
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -107,7 +105,12 @@ class Trainer:
         global_batch = cfg.train.batch_size * replicas
         data = UnpairedData(cfg.data, global_batch, seed=cfg.train.seed)
         spe = data.steps_per_epoch
-        total_steps = cfg.train.max_steps or spe * (cfg.train.n_epochs + cfg.train.n_epochs_decay)
+        scheduled = spe * (cfg.train.n_epochs + cfg.train.n_epochs_decay)
+        total_steps = cfg.train.max_steps or scheduled
+        if total_steps > scheduled and cfg.train.lr_policy == "linear":
+            logger.warning("train.max_steps (%d) is past the end of the learning-rate decay (%d steps = %d epochs): "
+                           "the rate is 0 after that. Raise train.n_epochs/n_epochs_decay.", total_steps, scheduled,
+                           cfg.train.n_epochs + cfg.train.n_epochs_decay)
         logger.info(
             "%s: %d + %d images, %d replica(s), global batch %d, %d steps/epoch, %d steps, policy %s",
             cfg.name, len(data.a), len(data.b), replicas, global_batch, spe, total_steps, policy,
@@ -134,10 +137,10 @@ class Trainer:
                 "images_a": len(data.a), "images_b": len(data.b),
                 "skipped": [{"file": str(p), "reason": r} for p, r in data.skipped],
             }, indent=2))
-            manager_dir = ckpt_dir
-        else:  # other workers must save too (collectives), into a scratch folder
-            manager_dir = self.run_dir / f".worker{worker_id(strategy)}_tmp"
-        manager = tf.train.CheckpointManager(checkpoint, str(manager_dir), max_to_keep=cfg.train.keep_checkpoints)
+            manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=cfg.train.keep_checkpoints)
+        else:  # every worker must take part in saving; the others keep only their latest
+            manager_dir = self.run_dir / f"worker{worker_id(strategy)}"
+            manager = tf.train.CheckpointManager(checkpoint, str(manager_dir), max_to_keep=1)
 
         guard = DivergenceGuard()
         saver = PeriodicCheckpoint(manager, cfg.train.checkpoint_every, guard)
@@ -161,8 +164,6 @@ class Trainer:
         finally:
             if previous is not None:
                 signal.signal(signal.SIGTERM, previous)
-            if not self.chief:
-                shutil.rmtree(manager_dir, ignore_errors=True)
         if guard.diverged is not None:
             name, step = guard.diverged
             raise TrainingDiverged(
