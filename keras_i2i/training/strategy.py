@@ -22,6 +22,47 @@ def _cluster_workers() -> int:
     return len(cluster.get("worker", [])) + len(cluster.get("chief", []))
 
 
+def _rank(value):
+    if isinstance(value, tf.distribute.DistributedValues):
+        value = value.values[0]
+    shape = getattr(value, "shape", None)
+    return None if shape is None else shape.rank
+
+
+class KerasMultiWorkerMirroredStrategy(tf.distribute.MultiWorkerMirroredStrategy):
+    """``MultiWorkerMirroredStrategy`` whose ``reduce`` accepts the two calls that
+    ``keras.Model.fit`` (Keras 3, TensorFlow backend) makes under it and that the
+    stock strategy rejects, so that ``fit`` runs across workers:
+
+    1. Before training, ``TensorFlowTrainer._maybe_symbolic_build`` takes one batch
+       from the distributed dataset and calls ``strategy.reduce("MEAN", batch,
+       axis=None)`` on the whole batch structure (here the tuple ``(real_a, real_b)``).
+       ``MirroredExtended._reduce_to`` maps over such a nest;
+       ``CollectiveAllReduceExtended._reduce_to`` does not (TF's own TODO in
+       ``Strategy.reduce``: "support `value` being a nest") and fails with "Attempt to
+       convert a value (PerReplica...) with an unsupported type (PerReplica) to a
+       Tensor" (keras-team/keras#20329). Here each leaf is reduced on its own.
+    2. After every step, ``reduce_per_replica(outputs, strategy, "auto")`` calls
+       ``strategy.reduce("MEAN", v, axis=0)`` for each returned log value under
+       multi-worker; the logs are scalars (metric results), which have no axis 0:
+       "Invalid reduction dimension 0 for input with 0 dimensions"
+       (tensorflow/tensorflow#72388). Here a scalar is reduced over the replicas
+       (``axis=None``), which is what the same Keras function does under
+       ``MirroredStrategy`` (``tf.reduce_mean`` of the replicas' values).
+
+    Every other call is the stock ``reduce``.
+    """
+
+    def reduce(self, reduce_op, value, axis):
+        parent = super().reduce
+        if tf.nest.is_nested(value) and any(
+                isinstance(v, tf.distribute.DistributedValues) for v in tf.nest.flatten(value)):
+            return tf.nest.map_structure(lambda v: self.reduce(reduce_op, v, axis), value)
+        if axis is not None and _rank(value) == 0:
+            axis = None
+        return parent(reduce_op, value, axis)
+
+
 def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     """The ``tf.distribute`` strategy for ``name``.
 
@@ -49,7 +90,7 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "multiworker":
         if _cluster_workers() < 1:
             raise ValueError("--strategy multiworker needs TF_CONFIG with a cluster spec (see the README).")
-        return tf.distribute.MultiWorkerMirroredStrategy()
+        return KerasMultiWorkerMirroredStrategy()
     resolver = tf.distribute.cluster_resolver.TPUClusterResolver()
     tf.config.experimental_connect_to_cluster(resolver)
     tf.tpu.experimental.initialize_tpu_system(resolver)

@@ -419,3 +419,33 @@ def test_leftover_partial_extraction_is_cleaned(server: _Server, cache_dir: Path
     ds.download_dataset("horse2zebra", cache_dir=cache_dir, base_url=server.url)
 
     assert [p.name for p in cache_dir.iterdir()] == ["horse2zebra"]
+
+
+def test_cli_datasets_list_and_download(server: _Server, cache_dir: Path, tmp_path: Path) -> None:
+    """`keras-i2i datasets download` against a zip served on 127.0.0.1, then training reads it by name."""
+    from click.testing import CliRunner
+
+    from keras_i2i.cli import main
+    from keras_i2i.config import DataConfig
+    from keras_i2i.data.pipeline import resolve_paths
+
+    png = (Path(__file__).resolve().parents[2] / "keras_i2i/data/bundled/emoji/trainA").glob("*.png")
+    data = next(png).read_bytes()
+    server.add("facades.zip", make_zip({f"facades/{d}/x.png": data for d in ("trainA", "trainB", "testA", "testB")}))
+    runner = CliRunner()
+    env = {ds.ENV_DATA_DIR: str(cache_dir)}
+    listed = runner.invoke(main, ["datasets", "list"], env=env)
+    assert listed.exit_code == 0 and "horse2zebra" in listed.output and "emoji" in listed.output
+    result = runner.invoke(main, ["datasets", "download", "facades", "--base-url", server.url], env=env)
+    assert result.exit_code == 0, result.output
+    assert (cache_dir / "facades" / "trainA" / "x.png").is_file()
+    assert "facades" in runner.invoke(main, ["datasets", "list"], env=env).output
+    bad = runner.invoke(main, ["datasets", "download", "nosuch"], env=env)
+    assert bad.exit_code == 1 and "horse2zebra" in bad.output
+    import os
+
+    os.environ[ds.ENV_DATA_DIR] = str(cache_dir)
+    try:
+        assert resolve_paths(DataConfig(dataset="facades")).train_a == cache_dir / "facades" / "trainA"
+    finally:
+        del os.environ[ds.ENV_DATA_DIR]
