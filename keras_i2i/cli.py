@@ -101,7 +101,9 @@ def train(config_name, overrides, run_dir, resume_dir, strategy, dry_run, verbos
     from keras_i2i.training.trainer import TrainingDiverged, train as run_training
 
     try:
-        result = run_training(cfg, run_dir, resume=resume_dir is not None, strategy=strategy)
+        # A progress bar when a person watches, one line per epoch in logs and pipes.
+        verbose = 1 if sys.stdout.isatty() else 2
+        result = run_training(cfg, run_dir, resume=resume_dir is not None, strategy=strategy, verbose=verbose)
     except TrainingDiverged as err:
         click.echo(f"Error: {err}", err=True)
         sys.exit(3)

@@ -215,7 +215,19 @@ def load_test_image(path, size: int) -> np.ndarray:
 
 
 def sample_images(folder: Optional[Path], fallback: Path, size: int, count: int) -> np.ndarray:
-    """The first ``count`` readable images of ``folder`` (or ``fallback``), for sample grids."""
-    source = ImageFolder.scan(folder if folder is not None else fallback, prepare=lambda a: resize(a, size, size),
-                              cache=True, max_images=count)
-    return np.stack([source.get(i) for i in range(len(source))]).astype(np.float32) / 127.5 - 1.0
+    """``count`` readable images spread evenly over ``folder`` (or ``fallback``), for sample grids."""
+    from keras_i2i.data.images import list_image_files
+
+    files, _ = list_image_files(folder if folder is not None else fallback)
+    picks = sorted(set(np.linspace(0, len(files) - 1, num=min(count, len(files))).round().astype(int).tolist()))
+    arrays = []
+    for i in picks + [j for j in range(len(files)) if j not in picks]:
+        try:
+            arrays.append(resize(read_image(files[i]), size, size))
+        except DataError:
+            continue
+        if len(arrays) == count:
+            break
+    if not arrays:
+        raise DataError(f"No readable images for sample grids in {folder or fallback}.")
+    return np.stack(arrays).astype(np.float32) / 127.5 - 1.0
