@@ -67,34 +67,33 @@ class ImagePool(keras.layers.Layer):
         return self._query(images, step)
 
     def _query(self, images, step):
-        batch = tf.shape(images)[0]
+        # One image after another, as the reference; written with one-hot masks rather
+        # than data-dependent gathers and scatters so that XLA compiles it once.
         step = tf.cast(step, tf.int64)
-
-        def body(i, pool, count, out):
+        pool = tf.convert_to_tensor(self.images.value)
+        count = tf.convert_to_tensor(self.count.value)
+        batch = images.shape[0]
+        if batch is None:
+            raise ValueError("ImagePool.query needs a static batch size (batch with drop_remainder=True).")
+        returned = []
+        for i in range(batch):
             image = images[i]
-            counter = step * 4096 + tf.cast(i, tf.int64)
+            counter = step * 4096 + i
             draw = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(self.seed, tf.int64), counter]))
             slot = tf.random.stateless_uniform(
                 [], seed=tf.stack([tf.constant(self.seed + 1, tf.int64), counter]), maxval=self.pool_size, dtype=tf.int32
             )
             filling = count < self.pool_size
             swap = tf.logical_and(tf.logical_not(filling), draw > 0.5)
-            index = tf.where(filling, count, slot)
-            returned = tf.where(swap, pool[index], image)
-            stored = tf.where(tf.logical_or(filling, swap), image, pool[index])
-            pool = tf.tensor_scatter_nd_update(pool, [[index]], stored[None])
-            out = out.write(i, returned)
-            return i + 1, pool, tf.minimum(count + 1, self.pool_size), out
-
-        out = tf.TensorArray(tf.float32, size=batch, element_shape=images.shape[1:])
-        _, pool, count, out = tf.while_loop(
-            lambda i, *_: i < batch,
-            body,
-            (tf.constant(0), tf.convert_to_tensor(self.images.value), tf.convert_to_tensor(self.count.value), out),
-        )
+            mask = tf.one_hot(tf.where(filling, count, slot), self.pool_size, dtype=tf.float32)[:, None, None, None]
+            stored = tf.reduce_sum(mask * pool, axis=0)
+            returned.append(tf.where(swap, stored, image))
+            written = pool * (1.0 - mask) + mask * image[None]
+            pool = tf.where(tf.logical_or(filling, swap), written, pool)
+            count = tf.minimum(count + 1, self.pool_size)
         self.images.assign(pool)
         self.count.assign(count)
-        return out.stack()
+        return tf.stack(returned)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "seed": self.seed}

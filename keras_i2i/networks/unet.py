@@ -23,10 +23,12 @@ def unet_generator(
 ) -> keras.Model:
     """U-Net with ``num_downs`` 4x4 stride-2 downsamplings and skip connections.
 
-    Built from the innermost block outwards like the reference: filters ngf, 2ngf,
-    4ngf, then 8ngf for the remaining levels; LeakyReLU(0.2) before each down
-    convolution (none before the first), ReLU before each transposed convolution,
-    no norm on the outermost down and innermost down convolution, tanh output.
+    Built like the reference: filters ngf, 2ngf, 4ngf, then 8ngf for the remaining
+    levels; LeakyReLU(0.2) before each down convolution but the first, ReLU before
+    each transposed convolution, no norm on the outermost down and innermost down
+    convolution, tanh output. The reference applies its LeakyReLU in place, so the
+    skip connections of the inner levels carry the activated tensors; so do ours,
+    which makes imported PyTorch weights compute the same function.
     ``num_downs=8`` takes 256x256 inputs (``unet_256``), 7 takes 128x128. Input
     sides must be multiples of ``2**num_downs``.
 
@@ -53,8 +55,6 @@ def unet_generator(
     def down(x, i):
         outer, inner = levels[i]
         innermost = i == num_downs - 1
-        if i > 0:
-            x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
         x = layers.Conv2D(inner, 4, strides=2, padding="same", use_bias=bias, kernel_initializer=init, name=f"down{i}_conv")(x)
         if 0 < i and not innermost:
             x = apply_norm(x, norm, f"down{i}_norm", init_gain)
@@ -77,6 +77,10 @@ def unet_generator(
     skips = []
     x = inputs
     for i in range(num_downs):
+        if i > 0:
+            # The reference applies this LeakyReLU in place, so its skip connection
+            # carries the activated tensor too; we do the same to compute its function.
+            x = layers.LeakyReLU(0.2, name=f"down{i}_lrelu")(x)
         skips.append(x)
         x = down(x, i)
     for i in reversed(range(num_downs)):
