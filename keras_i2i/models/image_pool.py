@@ -61,7 +61,10 @@ class ImagePool(keras.layers.Layer):
         replica = tf.distribute.get_replica_context()
         if replica is not None and replica.num_replicas_in_sync > 1:
             local = tf.shape(images)[0]
-            everything = self._query(replica.all_gather(images, axis=0), step)
+            gathered = replica.all_gather(images, axis=0)
+            if images.shape[0] is not None:
+                gathered.set_shape([images.shape[0] * replica.num_replicas_in_sync, *images.shape[1:]])
+            everything = self._query(gathered, step)
             start = tf.cast(replica.replica_id_in_sync_group, tf.int32) * local
             return everything[start : start + local]
         return self._query(images, step)
@@ -73,27 +76,39 @@ class ImagePool(keras.layers.Layer):
         pool = tf.convert_to_tensor(self.images.value)
         count = tf.convert_to_tensor(self.count.value)
         batch = images.shape[0]
-        if batch is None:
-            raise ValueError("ImagePool.query needs a static batch size (batch with drop_remainder=True).")
-        returned = []
-        for i in range(batch):
-            image = images[i]
-            counter = step * 4096 + i
-            draw = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(self.seed, tf.int64), counter]))
-            slot = tf.random.stateless_uniform(
-                [], seed=tf.stack([tf.constant(self.seed + 1, tf.int64), counter]), maxval=self.pool_size, dtype=tf.int32
-            )
-            filling = count < self.pool_size
-            swap = tf.logical_and(tf.logical_not(filling), draw > 0.5)
-            mask = tf.one_hot(tf.where(filling, count, slot), self.pool_size, dtype=tf.float32)[:, None, None, None]
-            stored = tf.reduce_sum(mask * pool, axis=0)
-            returned.append(tf.where(swap, stored, image))
-            written = pool * (1.0 - mask) + mask * image[None]
-            pool = tf.where(tf.logical_or(filling, swap), written, pool)
-            count = tf.minimum(count + 1, self.pool_size)
+        if batch is not None:
+            returned = []
+            for i in range(batch):
+                out, pool, count = self._one(images[i], tf.constant(i, tf.int64), step, pool, count)
+                returned.append(out)
+            result = tf.stack(returned)
+        else:  # batch known only at run time (e.g. a multi-worker shard)
+
+            def body(i, pool, count, outs):
+                out, pool, count = self._one(images[i], tf.cast(i, tf.int64), step, pool, count)
+                return i + 1, pool, count, outs.write(i, out)
+
+            outs = tf.TensorArray(tf.float32, size=tf.shape(images)[0], element_shape=images.shape[1:])
+            _, pool, count, outs = tf.while_loop(lambda i, *_: i < tf.shape(images)[0], body,
+                                                 (tf.constant(0), pool, count, outs))
+            result = outs.stack()
         self.images.assign(pool)
         self.count.assign(count)
-        return tf.stack(returned)
+        return result
+
+    def _one(self, image, index, step, pool, count):
+        counter = step * 4096 + index
+        draw = tf.random.stateless_uniform([], seed=tf.stack([tf.constant(self.seed, tf.int64), counter]))
+        slot = tf.random.stateless_uniform(
+            [], seed=tf.stack([tf.constant(self.seed + 1, tf.int64), counter]), maxval=self.pool_size, dtype=tf.int32
+        )
+        filling = count < self.pool_size
+        swap = tf.logical_and(tf.logical_not(filling), draw > 0.5)
+        mask = tf.one_hot(tf.where(filling, count, slot), self.pool_size, dtype=tf.float32)[:, None, None, None]
+        returned = tf.where(swap, tf.reduce_sum(mask * pool, axis=0), image)
+        written = pool * (1.0 - mask) + mask * image[None]
+        pool = tf.where(tf.logical_or(filling, swap), written, pool)
+        return returned, pool, tf.minimum(count + 1, self.pool_size)
 
     def get_config(self):
         return {**super().get_config(), "pool_size": self.pool_size, "seed": self.seed}
