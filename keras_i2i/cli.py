@@ -176,5 +176,84 @@ def datasets_download(names, cache_dir, base_url, force):
         click.echo(f"{name}: {root}")
 
 
+class _MinPsnr(click.ParamType):
+    """``MODE=DB``, e.g. ``int8=26``."""
+
+    name = "MODE=DB"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        mode, sep, number = str(value).partition("=")
+        try:
+            if not sep or not mode.strip():
+                raise ValueError
+            return mode.strip(), float(number)
+        except ValueError:
+            self.fail(f"{value!r} is not MODE=DB (e.g. int8=26).", param, ctx)
+
+
+@main.command("export")
+@click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A run directory written by `keras-i2i train`.")
+@click.option("--tflite", "tflite", is_flag=True, help="Write TFLite files (LiteRT). [default when neither --tflite nor --onnx]")
+@click.option("--onnx", "onnx", is_flag=True, help="Write ONNX files (tf2onnx, opset 17).")
+@click.option("--quantize", default="fp32", metavar="MODES",
+              help="TFLite modes, comma-separated: fp32, fp16, dynamic, int8, int16x8, or all.")
+@click.option("--onnx-quantize", is_flag=True,
+              help="Also write <direction>.int8.onnx (onnxruntime static QDQ quantization, calibrated).")
+@click.option("--direction", default="all", metavar="NAME|all",
+              help="Translator(s) to export: a2b, b2a, a comma-separated list, or all the model declares.")
+@click.option("--size", type=click.IntRange(min=1), default=None,
+              help="Input side of the fixed [1, N, N, 3] signature. [default: the training crop size]")
+@click.option("--io", type=click.Choice(["float", "uint8"]), default=None,
+              help="uint8: RGB pixels in and out (conversions inside the graph); float: float32 in [-1, 1]. "
+                   "[default: uint8 for TFLite, float for ONNX]")
+@click.option("--calibration", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Folder of real source-domain images for int8/int16x8/ONNX int8 calibration (all directions). "
+                   "[default: the run's trainA for a2b, trainB for b2a]")
+@click.option("--calibration-count", type=click.IntRange(min=1), default=100,
+              help="Calibration images (all of them if fewer exist; the number used is recorded).")
+@click.option("--min-psnr", "min_psnr", type=_MinPsnr(), multiple=True,
+              help="Parity floor for a mode, e.g. --min-psnr int8=26. Defaults: fp32 60, fp16 45, dynamic 35, "
+                   "int16x8 40, int8 28 dB. Repeatable.")
+@click.option("--parity-count", "parity_count", type=click.IntRange(min=1), default=16,
+              help="Held-out source-domain images (testA/testB, else train) for the parity check.")
+@click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Output folder. [default: RUN_DIR/export]")
+@click.option("--checkpoint", default=None, help="A checkpoint prefix to export instead of the latest one.")
+@click.option("--force", is_flag=True, help="Overwrite files that already exist.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging (tracebacks of failed conversions).")
+def export(run_dir, tflite, onnx, quantize, onnx_quantize, direction, size, io, calibration, calibration_count,
+           min_psnr, parity_count, out_dir, checkpoint, force, verbose):
+    """Export a run's translators to TFLite and/or ONNX, checked against Keras.
+
+    One file per direction and mode (a2b.fp32.tflite, a2b.int8.tflite, a2b.onnx ...) and
+    one model.json describing them all. Each file is graph-checked, run in its real
+    runtime on held-out images and compared with the Keras translator (PSNR); a file
+    below its floor is kept as <file>.rejected. export_report.json records everything.
+    Exit status: 0 all written, 1 nothing done (bad request), 3 some file rejected or failed.
+    """
+    _setup_logging(verbose)
+    from keras_i2i.export import ExportError, export_run
+
+    formats = [f for f, on in (("tflite", tflite), ("onnx", onnx)) if on] or ["tflite"]
+    try:
+        report = export_run(
+            run_dir, formats=formats, modes=quantize, directions=direction, size=size, io=io,
+            calibration=calibration, calibration_count=calibration_count, out=out_dir, force=force,
+            onnx_quantize=onnx_quantize, min_psnr=dict(min_psnr), parity_count=parity_count, checkpoint=checkpoint,
+        )
+    except ExportError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(report.table())
+    click.echo(f"Model files and model.json in {report.out_dir}; report: {Path(report.out_dir) / 'export_report.json'}")
+    if not report.ok:
+        bad = [r for r in report.results if r["status"] != "ok"]
+        for r in bad:
+            click.echo(f"Error: {r['file']} {r['status']}: {r.get('reason', '')}", err=True)
+        sys.exit(3)
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()

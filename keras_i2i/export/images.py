@@ -1,0 +1,149 @@
+"""Real images for export: calibration sets and held-out parity sets, per direction.
+
+A direction ``x2y`` translates domain ``X`` to ``Y``; its source domain is ``X``. The
+calibration images of a quantized export are real *training* images of the source
+domain (``trainA`` for ``a2b``), its parity images held-out *test* images of the same
+domain (``testA``; the training images when the run has no test folder). ``--calibration
+DIR`` replaces the run's folders for every direction.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import logging
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Optional
+
+import numpy as np
+
+from keras_i2i.data.images import DataError, list_image_files, read_image, resize
+from keras_i2i.export.common import ExportError
+
+logger = logging.getLogger(__name__)
+
+_DIRECTION = re.compile(r"^([a-z])2([a-z])$")
+
+
+@dataclass
+class ImageSet:
+    """Images resized to the export size, as ``(N, size, size, 3)`` uint8 RGB.
+
+    Args:
+        images: the pixel arrays.
+        source: the folder they were read from.
+        requested: how many were asked for.
+        available: how many image files the folder holds.
+    """
+
+    images: np.ndarray
+    source: str
+    requested: int
+    available: int
+
+    def __len__(self) -> int:
+        return len(self.images)
+
+    def describe(self) -> dict:
+        return {"images": len(self), "requested": self.requested, "available": self.available,
+                "source": self.source, "resize": f"bicubic to {self.images.shape[2]}x{self.images.shape[1]}"}
+
+
+def direction_domains(direction: str) -> tuple[Optional[str], Optional[str]]:
+    """``("A", "B")`` for ``"a2b"``; ``(None, None)`` when the name does not follow ``x2y``."""
+    match = _DIRECTION.match(direction.lower())
+    return (match.group(1).upper(), match.group(2).upper()) if match else (None, None)
+
+
+def source_domain(direction: str) -> Optional[str]:
+    """``"a"`` for ``"a2b"``; ``None`` when the name does not follow the ``x2y`` pattern."""
+    source, _ = direction_domains(direction)
+    return source.lower() if source else None
+
+
+def _run_paths(cfg):
+    """The run's data folders, never downloading anything."""
+    from keras_i2i.data.pipeline import resolve_paths
+
+    data = cfg.data
+    if any(f.name == "download" for f in dataclasses.fields(data)):
+        data = dataclasses.replace(data, download=False)
+    return resolve_paths(data)
+
+
+def domain_folders(cfg, direction: str) -> tuple[Optional[Path], Optional[Path]]:
+    """``(train folder, test folder)`` of the source domain of ``direction`` in the run's
+    data config; either may be ``None`` (unknown domain, folder gone)."""
+    letter = source_domain(direction)
+    if letter not in ("a", "b"):
+        return None, None
+    try:
+        paths = _run_paths(cfg)
+    except DataError as err:
+        logger.warning("The run's data folders are not available (%s).", err)
+        return None, None
+    train = getattr(paths, f"train_{letter}")
+    test = getattr(paths, f"test_{letter}")
+    return (train if train and Path(train).is_dir() else None), (test if test and Path(test).is_dir() else None)
+
+
+def load_images(folder: Path, size: int, count: int) -> ImageSet:
+    """Up to ``count`` readable images of ``folder`` (recursively), spread evenly over its
+    sorted files, resized to ``size`` x ``size`` (bicubic, as at test time)."""
+    folder = Path(folder)
+    files, _ = list_image_files(folder) if folder.is_dir() else ([], [])
+    if count <= 0 or not files:
+        return ImageSet(np.zeros((0, size, size, 3), np.uint8), str(folder), count, len(files))
+    picks = np.linspace(0, len(files) - 1, num=min(count, len(files))).round().astype(int).tolist()
+    order = list(dict.fromkeys(picks)) + [i for i in range(len(files)) if i not in set(picks)]
+    arrays = []
+    for index in order:
+        try:
+            arrays.append(resize(read_image(files[index]), size, size))
+        except DataError as err:
+            logger.warning("Skipping %s: %s", files[index], err)
+            continue
+        if len(arrays) == count:
+            break
+    images = np.stack(arrays) if arrays else np.zeros((0, size, size, 3), np.uint8)
+    return ImageSet(images.astype(np.uint8), str(folder.resolve()), count, len(files))
+
+
+def calibration_images(cfg, direction: str, size: int, count: int, override: Optional[Path] = None) -> ImageSet:
+    """The representative dataset of ``direction``: ``override`` or the source domain's
+    training folder. Raises :class:`ExportError` when no image can be read."""
+    if override is not None:
+        folder = Path(override)
+    else:
+        folder, _ = domain_folders(cfg, direction)
+        if folder is None:
+            raise ExportError(
+                f"Quantizing {direction} needs real images of its source domain for calibration, and the run's "
+                "data folder for it is not available. Pass --calibration DIR (a folder of source-domain images)."
+            )
+    images = load_images(folder, size, count)
+    if len(images) == 0:
+        raise ExportError(
+            f"No readable calibration images for {direction} in {folder}. Full-integer quantization (int8, "
+            "int16x8, ONNX int8) needs real source-domain images: pass --calibration DIR with some."
+        )
+    if len(images) < count:
+        logger.warning("Calibrating %s on %d images (%d requested): all %s has.", direction, len(images), count, folder)
+    return images
+
+
+def parity_images(cfg, direction: str, size: int, count: int = 16, fallback: Optional[Path] = None) -> ImageSet:
+    """Held-out images of the source domain for parity: its test folder, else its training
+    folder, else ``fallback`` (the ``--calibration`` folder)."""
+    train, test = domain_folders(cfg, direction)
+    for folder in (test, train, Path(fallback) if fallback else None):
+        if folder is None:
+            continue
+        images = load_images(folder, size, count)
+        if len(images):
+            return images
+    raise ExportError(
+        f"The parity check of {direction} needs real images of its source domain and none were found in the "
+        "run's data folders. Pass --calibration DIR (a folder of source-domain images); it is then also used for parity."
+    )
