@@ -36,7 +36,7 @@ def _feeds_instance_norm(model, variable):
     return False
 
 
-@pytest.mark.parametrize("norm", ["instance"])
+@pytest.mark.parametrize("norm", ["instance", "none"])
 def test_mirrored_two_replicas_equals_default_strategy(tiny_config, tmp_path, norm):
     assert len(tf.config.list_logical_devices("CPU")) == 2
     default = Trainer(tiny_config(**{"train.batch_size": 2, "train.max_steps": 1, "model.norm": norm}),
