@@ -198,27 +198,29 @@ def from_dict(cls: type, raw: Any, prefix: str = "") -> Any:
 
 
 def project_root() -> Path:
-    """The source checkout this package lives in (configs/ sits beside keras_i2i/)."""
+    """The source checkout this package lives in."""
     return Path(__file__).resolve().parent.parent
+
+
+def bundled_configs() -> Path:
+    """The configs shipped inside the package (``configs/`` at the top of the checkout
+    is a link to this folder)."""
+    return Path(__file__).resolve().parent / "configs"
 
 
 def resolve_config_path(name_or_path: str | os.PathLike) -> Path:
     """A config file path, or a name relative to ``configs/`` (``quickstart``,
-    ``cyclegan/horse2zebra``), looked up in the current folder and in the checkout."""
+    ``cyclegan/horse2zebra``), looked up in the current folder's ``configs/`` and then
+    in the configs shipped with the package."""
     path = Path(name_or_path)
     if path.is_file():
         return path
-    candidates = []
-    for base in (Path.cwd() / "configs", project_root() / "configs"):
+    for base in (Path.cwd() / "configs", bundled_configs()):
         for suffix in ("", ".yaml", ".yml"):
-            candidates.append(base / f"{name_or_path}{suffix}")
-    for cand in candidates:
-        if cand.is_file():
-            return cand
-    known = sorted(
-        str(p.relative_to(project_root() / "configs").with_suffix(""))
-        for p in (project_root() / "configs").rglob("*.yaml")
-    )
+            cand = base / f"{name_or_path}{suffix}"
+            if cand.is_file():
+                return cand
+    known = sorted(str(p.relative_to(bundled_configs()).with_suffix("")) for p in bundled_configs().rglob("*.yaml"))
     raise ConfigError(f"No config file {str(name_or_path)!r}. Give a YAML path or one of: {', '.join(known)}")
 
 

@@ -4,10 +4,10 @@ import pytest
 
 from keras_i2i.config import (
     ConfigError,
+    bundled_configs,
     config_from_dict,
     dump_config,
     load_config,
-    project_root,
     to_dict,
     with_overrides,
 )
@@ -22,7 +22,7 @@ def test_quickstart_loads_with_model_section():
         cfg.train.lr = 1.0
 
 
-@pytest.mark.parametrize("path", sorted((project_root() / "configs").rglob("*.yaml")), ids=lambda p: p.stem)
+@pytest.mark.parametrize("path", sorted(bundled_configs().rglob("*.yaml")), ids=lambda p: p.stem)
 def test_every_shipped_config_loads(path):
     cfg = load_config(path)
     assert cfg.data.crop_size <= cfg.data.load_size or cfg.data.preprocess != "resize_and_crop"
