@@ -255,5 +255,61 @@ def export(run_dir, tflite, onnx, quantize, onnx_quantize, direction, size, io, 
         sys.exit(3)
 
 
+class _FrameSize(click.ParamType):
+    """``WIDTHxHEIGHT``, e.g. ``640x480``."""
+
+    name = "WxH"
+
+    def convert(self, value, param, ctx):
+        if isinstance(value, tuple):
+            return value
+        width, sep, height = str(value).lower().partition("x")
+        try:
+            if not sep or int(width) < 1 or int(height) < 1:
+                raise ValueError
+            return int(width), int(height)
+        except ValueError:
+            self.fail(f"{value!r} is not WIDTHxHEIGHT (e.g. 640x480).", param, ctx)
+
+
+@main.command("benchmark")
+@click.argument("models", nargs=-1, required=True, type=click.Path(dir_okay=True, path_type=Path))
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="CPU threads (LiteRT num_threads, ONNX Runtime intra-op threads). [default: each runtime's own]")
+@click.option("--runs", type=click.IntRange(min=1), default=50, help="Timed runs per measurement.")
+@click.option("--warmup", type=click.IntRange(min=0), default=5, help="Untimed runs before timing.")
+@click.option("--frame", type=_FrameSize(), default="640x480",
+              help="Size of the frame translated end to end (resized to the model input and back).")
+@click.option("--resize", type=click.Choice(["stretch", "crop"]), default="stretch",
+              help="How frames are fitted to the model input end to end.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the results as JSON here.")
+def benchmark(models, threads, runs, warmup, frame, resize, json_path):
+    """Latency and throughput of exported model files (.tflite, .onnx) on this machine.
+
+    For each MODEL (a file written by `keras-i2i export`, with its model.json beside it):
+    p50/p95 latency in ms and images/s of the model alone on a fixed input, and end to end
+    (resize a 640x480 frame, convert, run, convert back, resize back). Needs neither
+    TensorFlow nor Keras, only the edge runtimes (pip install 'keras-i2i[edge]').
+    """
+    import json
+
+    from keras_i2i.runtime import RuntimeLoadError
+    from keras_i2i.runtime.benchmark import format_table, run_benchmark
+
+    try:
+        report = run_benchmark(models, threads=threads, runs=runs, warmup=warmup, frame=frame, resize=resize)
+    except RuntimeLoadError as err:
+        raise click.ClickException(str(err)) from None
+    settings = report["settings"]
+    click.echo(f"{len(report['results'])} model(s); threads {settings['threads'] or 'default'}, {runs} runs after "
+               f"{warmup} warm-up, end to end on a {frame[0]}x{frame[1]} frame ({resize}); latencies in ms")
+    click.echo(format_table(report["results"]))
+    if json_path is not None:
+        json_path.parent.mkdir(parents=True, exist_ok=True)
+        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        click.echo(f"Results: {json_path}")
+
+
 if __name__ == "__main__":  # pragma: no cover
     main()
