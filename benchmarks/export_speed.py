@@ -465,7 +465,7 @@ def format_table(config: dict) -> str:
     lines.append((f"floor: {config['macs']['gmacs']} GMAC / {probe['p50_gmacs_per_s']} GMAC/s",
                   f"{config['floor_ms']:.1f}", "", f"{config['floor_ms'] / config['results'][0]['p50_ms']:.2f}",
                   "", "", ""))
-    lines.append((f"floor at best sgemm rate", f"{config['floor_ms_best']:.1f}", "", "", "", "", ""))
+    lines.append(("floor at best sgemm rate", f"{config['floor_ms_best']:.1f}", "", "", "", "", ""))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
     body = "\n".join("  ".join(str(v).ljust(w) if i == 0 else str(v).rjust(w)
                                for i, (v, w) in enumerate(zip(line, widths))).rstrip() for line in lines)
