@@ -45,6 +45,7 @@ def tiny_overrides(root: Path, **extra) -> list[str]:
         "model.generator": "resnet_6blocks", "model.ngf": 4, "model.ndf": 4, "model.n_layers_d": 2,
         "model.pool_size": 4, "train.batch_size": 2, "train.max_steps": 4, "train.checkpoint_every": 2,
         "train.log_every": 2, "train.num_samples": 2, "train.translate_test": "false", "train.strategy": "default",
+        "train.lr_policy": "constant",
     }
     values.update(extra)
     return [f"{k}={v}" for k, v in values.items()]
