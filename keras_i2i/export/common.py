@@ -16,10 +16,11 @@ import contextlib
 import logging
 import os
 import re
-import tempfile
 import warnings
 from pathlib import Path
 from typing import Iterable
+
+from keras_i2i.utils import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
 
@@ -48,29 +49,11 @@ class GraphCheckError(ExportError):
 
 
 def atomic_write(path: str | os.PathLike, data: bytes) -> Path:
-    """Write ``data`` to ``path`` atomically: a temporary file in the same folder, fsync,
-    then ``os.replace``. Readers see the old file or the new one, never part of one; a
-    failure removes the temporary file. Unlike ``mkstemp``'s private 0600 files, the
-    result gets the usual permissions (0666 minus the umask): exported models are meant to
-    be copied to phones and served.
-    """
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(prefix=f".{path.name}.", suffix=".tmp", dir=path.parent)
-    try:
-        with os.fdopen(fd, "wb") as fh:
-            fh.write(data)
-            fh.flush()
-            os.fsync(fh.fileno())
-            umask = os.umask(0)
-            os.umask(umask)
-            os.chmod(tmp, 0o666 & ~umask)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(FileNotFoundError):
-            os.unlink(tmp)
-        raise
-    return path
+    """Write ``data`` to ``path`` atomically (``keras_i2i.utils.atomic_write_bytes``: a
+    temporary file in the same folder, fsync, ``os.replace``, usual file mode) and
+    return the path."""
+    atomic_write_bytes(path, data)
+    return Path(path)
 
 
 @contextlib.contextmanager
