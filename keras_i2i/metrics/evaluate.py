@@ -1,0 +1,401 @@
+"""Evaluate translators: translate the held-out images, compute registered metrics, report.
+
+A translator here is a function from a uint8 RGB batch ``(N, S, S, 3)`` at the model's
+side ``S`` to a uint8 batch of the same shape: :func:`keras_translator` wraps a Keras
+translator (``model.translators()[d]``), :func:`runtime_translator` an exported file
+loaded with :func:`keras_i2i.runtime.load`, :func:`identity_translator` is the baseline
+that changes nothing. Every image (sources, references, classifier training images) is
+first resized to ``S`` x ``S`` the way the trainer prepares test images (Pillow bicubic,
+antialiased), so a Keras model and its exported files see identical inputs and all
+metrics compare images at the model's resolution.
+
+    ev = Evaluation({"a2b": keras_translator(t)}, paths, size=64, features=inception_v3())
+    report = run_metrics(ev, ["fid", "kid", "psnr"])
+"""
+
+from __future__ import annotations
+
+import datetime as _dt
+import json
+import logging
+import math
+import os
+import time
+from pathlib import Path
+from typing import Callable, Iterable, Optional, Sequence
+
+import numpy as np
+
+from keras_i2i.data.images import DataError, ImageFolder, resize
+from keras_i2i.metrics.base import MEAN, METRICS
+from keras_i2i.metrics.features import FeatureExtractor
+from keras_i2i.utils import atomic_write_text
+
+logger = logging.getLogger(__name__)
+
+SCHEMA = "keras_i2i.metrics/1"
+SPLITS = ("test", "train")
+DEFAULT_METRICS = ("fid", "kid", "rc", "fc", "psnr", "ssim")
+CLASSIFIER_IMAGES = 500
+
+
+def keras_translator(model, batch_size: int = 16) -> Callable[[np.ndarray], np.ndarray]:
+    """A Keras translator (NHWC float in [-1, 1]) as uint8 batch -> uint8 batch."""
+
+    def translate(images: np.ndarray) -> np.ndarray:
+        out = []
+        for start in range(0, len(images), batch_size):
+            x = images[start:start + batch_size].astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+            y = np.asarray(model(x, training=False), np.float32)
+            out.append(np.clip(np.rint((y + 1.0) * 127.5), 0, 255).astype(np.uint8))
+        return np.concatenate(out)
+
+    return translate
+
+
+def runtime_translator(translator) -> Callable[[np.ndarray], np.ndarray]:
+    """A :class:`keras_i2i.runtime.Translator` (an exported file) as uint8 batch -> uint8
+    batch; the images are already at the model size, so the runtime does not resize."""
+
+    def translate(images: np.ndarray) -> np.ndarray:
+        return np.stack([translator(np.ascontiguousarray(image)) for image in images])
+
+    return translate
+
+
+def identity_translator(images: np.ndarray) -> np.ndarray:
+    """The baseline: the source image itself, as if it were the translation."""
+    return images
+
+
+def parse_direction(direction: str) -> tuple[str, str]:
+    """``"a2b"`` -> ``("A", "B")``."""
+    source, sep, target = direction.partition("2")
+    if not sep or not source or not target:
+        raise ValueError(f"Direction {direction!r} is not SOURCE2TARGET (e.g. a2b).")
+    return source.upper(), target.upper()
+
+
+class ImageStore:
+    """Real images by folder, read once, resized to ``size`` and kept (shared between a
+    model's evaluation and its baseline's)."""
+
+    def __init__(self, size: int, max_images: Optional[int] = None):
+        self.size = int(size)
+        self.max_images = max_images
+        self._sets: dict[tuple, tuple[list[str], np.ndarray]] = {}
+
+    def get(self, folder: Path, limit: Optional[int] = None) -> tuple[list[str], np.ndarray]:
+        """(names relative to ``folder`` without extension, uint8 images); unreadable files
+        are skipped and reported."""
+        limit = limit if limit is not None else self.max_images
+        key = (str(folder), limit)
+        if key not in self._sets:
+            size = self.size
+            scanned = ImageFolder.scan(folder, prepare=lambda a: resize(a, size, size), max_images=limit)
+            names = [str(p.relative_to(folder).with_suffix("")) for p in scanned.files]
+            self._sets[key] = names, np.stack([scanned.get(i) for i in range(len(scanned))])
+        return self._sets[key]
+
+
+class Evaluation:
+    """What the metrics see: translated and real image sets of one model and their features.
+
+    Args:
+        translators: direction (``"a2b"``) -> uint8 batch translator (see module docstring).
+        paths: a :class:`keras_i2i.data.pipeline.DomainPaths` (train and test folders).
+        size: the model's input side; every image is resized to it.
+        features: the feature extractor (its cache is shared by everyone using it).
+        split: the images translated and compared: ``"test"`` or ``"train"``.
+        reference: a folder of target-domain images for FID/KID instead of the split's
+            target folder (only with a single direction).
+        classifier_images: at most this many train images per domain for RC/FC classifiers.
+        max_images: at most this many images per evaluated folder (quick checks).
+        kid_subset_size: KID subset size (default: min(1000, set sizes)).
+        seed: KID subset draws.
+        images: an :class:`ImageStore` to share.
+    """
+
+    def __init__(self, translators: dict, paths, size: int, features: FeatureExtractor, split: str = "test",
+                 reference: Optional[str | os.PathLike] = None, classifier_images: int = CLASSIFIER_IMAGES,
+                 max_images: Optional[int] = None, kid_subset_size: Optional[int] = None, seed: int = 0,
+                 images: Optional[ImageStore] = None):
+        if split not in SPLITS:
+            raise ValueError(f"Unknown split {split!r}; choose from {', '.join(SPLITS)}.")
+        if not translators:
+            raise ValueError("Nothing to evaluate: no translators.")
+        self.translators = dict(translators)
+        self.directions = list(self.translators)
+        self.paths = paths
+        self.size = int(size)
+        self.split = split
+        self.reference_dir = Path(reference) if reference is not None else None
+        if self.reference_dir is not None and len(self.directions) != 1:
+            raise DataError("A --reference folder is for one direction at a time; pick one with --direction.")
+        self.classifier_images = int(classifier_images)
+        self.seed = int(seed)
+        self.options = {"kid_subset_size": kid_subset_size}
+        self.features_of = features
+        self.images = images or ImageStore(size, max_images)
+        if self.images.size != self.size:
+            raise ValueError("The image store holds images of another size.")
+        self.domains = sorted({domain for d in self.directions for domain in parse_direction(d)})
+        self._fakes: dict[tuple, np.ndarray] = {}
+        for d in self.directions:
+            for domain in parse_direction(d):
+                self.folder(domain, split)
+
+    # ------------------------------------------------------------------ images
+    def source(self, direction: str) -> str:
+        return parse_direction(direction)[0]
+
+    def target(self, direction: str) -> str:
+        return parse_direction(direction)[1]
+
+    def folder(self, domain: str, split: str) -> Path:
+        folder = getattr(self.paths, f"{split}_{domain.lower()}", None)
+        if folder is None:
+            hint = " Use --split train, or give data with a test split." if split == "test" else ""
+            raise DataError(f"The data has no {split} folder for domain {domain}.{hint}")
+        return Path(folder)
+
+    def real(self, domain: str, split: Optional[str] = None) -> np.ndarray:
+        split = split or self.split
+        limit = self.classifier_images if split == "train" and split != self.split else None
+        return self.images.get(self.folder(domain, split), limit)[1]
+
+    def names(self, domain: str) -> list[str]:
+        return self.images.get(self.folder(domain, self.split))[0]
+
+    def reference(self, direction: str) -> np.ndarray:
+        if self.reference_dir is not None:
+            return self.images.get(self.reference_dir)[1]
+        return self.real(self.target(direction))
+
+    def reference_folder(self, direction: str) -> Path:
+        return self.reference_dir if self.reference_dir is not None else self.folder(self.target(direction), self.split)
+
+    def fake(self, direction: str, split: Optional[str] = None) -> np.ndarray:
+        """The translations of the source domain's images of ``split`` (default: the evaluated one)."""
+        split = split or self.split
+        key = (direction, split)
+        if key not in self._fakes:
+            source = self.real(self.source(direction), split)
+            fake = np.asarray(self.translators[direction](source))
+            if fake.shape != source.shape or fake.dtype != np.uint8:
+                raise ValueError(f"Translator {direction} returned {fake.shape} {fake.dtype} for {source.shape} uint8.")
+            self._fakes[key] = fake
+        return self._fakes[key]
+
+    def pairs(self, direction: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
+        """(translations, their true targets) for the source images whose target-domain
+        file of the same name exists; None when there are none."""
+        source_names = self.names(self.source(direction))
+        target_names = self.names(self.target(direction))
+        index = {name: i for i, name in enumerate(target_names)}
+        matched = [(i, index[name]) for i, name in enumerate(source_names) if name in index]
+        if not matched:
+            return None
+        fake_idx, target_idx = map(list, zip(*matched))
+        return self.fake(direction)[fake_idx], self.real(self.target(direction))[target_idx]
+
+    # ------------------------------------------------------------------ features
+    def features(self, kind: str, key: str) -> np.ndarray:
+        """Features of: ``fake``/``reference`` (key: direction), ``fake_train`` (direction:
+        translated train images), ``real_train``/``real_eval`` (key: domain)."""
+        if kind == "fake":
+            images = self.fake(key)
+        elif kind == "fake_train":
+            images = self.fake(key, "train")
+        elif kind == "reference":
+            images = self.reference(key)
+        elif kind == "real_train":
+            images = self.real(key, "train")
+        elif kind == "real_eval":
+            images = self.real(key)
+        else:
+            raise ValueError(f"Unknown feature set {kind!r}.")
+        return self.features_of(images)
+
+    def describe(self) -> dict:
+        return {
+            "split": self.split,
+            "size": self.size,
+            "directions": {
+                d: {
+                    "source": str(self.folder(self.source(d), self.split)),
+                    "images": int(len(self.real(self.source(d)))),
+                    "reference": str(self.reference_folder(d)),
+                    "reference_images": int(len(self.reference(d))),
+                } for d in self.directions
+            },
+        }
+
+
+def resolve_metrics(names: Iterable[str] | str) -> list[str]:
+    """Metric names from a list or a comma-separated string, each checked against the registry."""
+    import keras_i2i.metrics  # noqa: F401  (registers the metrics)
+
+    if isinstance(names, str):
+        names = [n.strip() for n in names.split(",") if n.strip()]
+    names = list(dict.fromkeys(names))
+    if not names:
+        raise ValueError(f"No metrics given. Known metrics: {', '.join(METRICS.names())}")
+    for name in names:
+        METRICS.get(name)
+    return names
+
+
+def run_metrics(ev: Evaluation, metrics: Sequence[str]) -> dict:
+    """``{row: {key: value}}`` (rows: the directions and ``"mean"``) of the named metrics."""
+    rows: dict[str, dict] = {d: {} for d in ev.directions}
+    rows[MEAN] = {}
+    for name in resolve_metrics(metrics):
+        start = time.perf_counter()
+        for row, values in METRICS.get(name)(ev).items():
+            rows.setdefault(row, {}).update(values)
+        logger.debug("%s took %.1f s", name, time.perf_counter() - start)
+    return rows
+
+
+def _finite(value):
+    if isinstance(value, float) and not math.isfinite(value):
+        return None if math.isnan(value) else ("inf" if value > 0 else "-inf")
+    return value
+
+
+def _clean(obj):
+    if isinstance(obj, dict):
+        return {k: _clean(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_clean(v) for v in obj]
+    if isinstance(obj, (np.floating, np.integer)):
+        obj = obj.item()
+    return _finite(obj)
+
+
+def utc_now() -> str:
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
+
+
+class EvalReport:
+    """Results of one evaluation (and optionally of the identity baseline), with the
+    protocol that makes them comparable.
+
+    Attributes:
+        results: ``{row: {key: value}}``.
+        baseline: the same for the identity mapping, or None.
+        protocol: feature network, resize, image size, split, sets and their sizes.
+        source: what was evaluated (run and checkpoint, or model files).
+    """
+
+    def __init__(self, results: dict, protocol: dict, source: dict, metrics: Sequence[str],
+                 baseline: Optional[dict] = None):
+        self.results = results
+        self.protocol = protocol
+        self.source = source
+        self.metrics = list(metrics)
+        self.baseline = baseline
+        self.created = utc_now()
+
+    def to_json(self) -> dict:
+        out = {"schema": SCHEMA, "created": self.created, "source": self.source, "metrics": self.metrics,
+               "protocol": self.protocol, "results": self.results}
+        if self.baseline is not None:
+            out["baseline"] = {"translator": "identity (the source image as its own translation)",
+                               "results": self.baseline}
+        return _clean(out)
+
+    def write_json(self, path: str | os.PathLike) -> None:
+        atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
+
+    def flat(self) -> dict:
+        """``{"a2b/fid": ..., "mean/fid": ..., "identity/a2b/fid": ...}`` (numbers only)."""
+        out = {}
+        for prefix, rows in (("", self.results), ("identity/", self.baseline or {})):
+            for row, values in rows.items():
+                for key, value in values.items():
+                    if isinstance(value, (int, float)) and value is not None:
+                        out[f"{prefix}{row}/{key}"] = _finite(float(value))
+        return out
+
+    def table(self) -> str:
+        return format_table(self.results, self.baseline)
+
+
+_COLUMNS = (  # (heading, key, format)
+    ("FID", "fid", "{:.3f}"), ("KID x1e3", "kid", None), ("RC", "rc", "{:.3f}"), ("FC", "fc", "{:.3f}"),
+    ("PSNR dB", "psnr", "{:.2f}"), ("SSIM", "ssim", "{:.4f}"),
+)
+
+
+def _cell(values: dict, key: str, fmt) -> str:
+    value = values.get(key)
+    if value is None:
+        return "-"
+    if key == "kid":
+        std = values.get("kid_std")
+        return f"{value * 1e3:.3f}" + (f" ± {std * 1e3:.3f}" if std is not None else "")
+    if isinstance(value, float) and math.isinf(value):
+        return "inf"
+    return fmt.format(value)
+
+
+def format_table(results: dict, baseline: Optional[dict] = None) -> str:
+    """A text table: one line per direction and the mean, then the identity baseline's."""
+    keys = {k for rows in (results, baseline or {}) for values in rows.values() for k in values}
+    columns = [c for c in _COLUMNS if c[1] in keys]
+    lines = [("", *[c[0] for c in columns])]
+    for label, rows in (("", results), ("identity ", baseline or {})):
+        for row, values in rows.items():
+            lines.append((f"{label}{row}", *[_cell(values, key, fmt) for _, key, fmt in columns]))
+    widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
+    return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
+                               enumerate(zip(line, widths))).rstrip() for line in lines)
+
+
+def append_jsonl(path: str | os.PathLike, record: dict) -> None:
+    """Append one JSON line (one ``write`` of a whole line in append mode)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "a", encoding="utf-8") as fh:
+        fh.write(json.dumps(_clean(record)) + "\n")
+
+
+def checkpoint_step(path: Optional[str]) -> Optional[int]:
+    """The step of a checkpoint prefix ``.../ckpt-560`` (None when it has no number)."""
+    if not path:
+        return None
+    tail = str(path).rsplit("-", 1)[-1]
+    return int(tail) if tail.isdigit() else None
+
+
+def evaluate(translators: dict, paths, size: int, metrics: Sequence[str] | str = ("fid", "kid"),
+             features: Optional[FeatureExtractor] = None, baseline: bool = False, source: Optional[dict] = None,
+             **options) -> EvalReport:
+    """Evaluate ``translators`` (see :class:`Evaluation` for ``options``), and the identity
+    mapping on the same images when ``baseline``."""
+    from keras_i2i.metrics.features import inception_v3
+
+    metrics = resolve_metrics(metrics)
+    features = features or inception_v3()
+    images = options.pop("images", None) or ImageStore(size, options.get("max_images"))
+    ev = Evaluation(translators, paths, size, features, images=images, **options)
+    results = run_metrics(ev, metrics)
+    baseline_rows = None
+    if baseline:
+        identity = Evaluation({d: identity_translator for d in ev.directions}, paths, size, features, images=images,
+                              **options)
+        baseline_rows = run_metrics(identity, metrics)
+    protocol = {
+        **ev.describe(),
+        "features": {k: v for k, v in features.description.items()},
+        "kid": {"subsets": "100 (1 when a subset is all images of both sets)",
+                "subset_size": "min(1000 or the requested size, set sizes)", "kernel": "(x.y/d + 1)^3"},
+        "classifier": "softmax regression on standardized features (RC: trained on real train images; FC: on "
+                      f"translated train images), at most {ev.classifier_images} images per domain",
+        "pairs": "source and target files of the same name in the split's folders",
+        "resize_to_model": "Pillow bicubic (antialiased) to the model's input side, before translation and for "
+                           "all real images",
+    }
+    return EvalReport(results, protocol, source or {}, metrics, baseline_rows)

@@ -1,0 +1,178 @@
+"""Image features for FID, KID and the RC/FC classifiers: InceptionV3 pool features of
+images resized the clean-FID way.
+
+Protocol (the default): ``keras.applications.InceptionV3(include_top=False,
+pooling="avg")`` with ImageNet weights, 2048 features per image. Each uint8 RGB image is
+resized to 299x299 with antialiased bicubic interpolation on float values, one channel at
+a time (Pillow mode ``F``, as clean-FID does), clipped to [0, 255], then scaled to
+[-1, 1] (``inception_v3.preprocess_input``). Images never pass through JPEG or uint8
+rounding after the resize.
+
+These are the Keras ImageNet weights, not the 2015 TensorFlow graph that pytorch-fid and
+clean-FID load, so FID values are comparable between runs of this tool, not with figures
+printed in papers.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import os
+from pathlib import Path
+from typing import Callable, Optional
+
+import numpy as np
+from PIL import Image
+
+logger = logging.getLogger(__name__)
+
+INCEPTION_SIZE = 299
+MIN_INCEPTION_SIZE = 75  # the smallest input keras.applications.InceptionV3 accepts
+RANDOM_WEIGHTS = ("none", "random")
+
+# Built networks by (weights, size, seed): building InceptionV3 takes seconds, and the
+# trainer, the CLI and tests may ask for the same one several times in one process.
+# A weights file is keyed by its path; one changed on disk meanwhile is not reloaded.
+_MODELS: dict[tuple, object] = {}
+
+
+class FeatureError(ValueError):
+    """The feature network cannot be built as asked (e.g. its weights cannot be had)."""
+
+
+def clean_resize(images: np.ndarray, size: int) -> np.ndarray:
+    """uint8 ``(N, H, W, 3)`` -> float32 ``(N, size, size, 3)`` in [0, 255]: Pillow
+    bicubic (antialiased when shrinking) on each channel in float, clipped (clean-FID)."""
+    images = np.asarray(images)
+    if images.ndim != 4 or images.shape[-1] != 3:
+        raise ValueError(f"Expected images of shape (N, H, W, 3), got {images.shape}.")
+    out = np.empty((len(images), size, size, 3), np.float32)
+    for i, image in enumerate(images):
+        for c in range(3):
+            channel = Image.fromarray(np.ascontiguousarray(image[:, :, c], dtype=np.float32))
+            out[i, :, :, c] = np.asarray(channel.resize((size, size), Image.BICUBIC))
+    return np.clip(out, 0.0, 255.0, out=out)
+
+
+def _images_key(images: np.ndarray) -> str:
+    digest = hashlib.sha1(np.ascontiguousarray(images).view(np.uint8).data)
+    digest.update(repr((images.shape, images.dtype.str)).encode())
+    return digest.hexdigest()
+
+
+class FeatureExtractor:
+    """uint8 RGB images -> float64 feature vectors, with a cache keyed by image content.
+
+    Args:
+        model: a Keras model from ``(N, size, size, 3)`` float inputs (already passed
+            through ``preprocess``) to ``(N, D)`` features.
+        size: the side images are resized to (clean resize, see :func:`clean_resize`).
+        preprocess: float [0, 255] images -> the model's input range.
+        description: a dict that states the protocol in reports (network, weights, size).
+        batch_size: images per forward pass.
+    """
+
+    def __init__(self, model, size: int, preprocess: Callable[[np.ndarray], np.ndarray], description: dict,
+                 batch_size: int = 32):
+        self.model = model
+        self.size = int(size)
+        self.preprocess = preprocess
+        self.description = dict(description)
+        self.batch_size = int(batch_size)
+        self._cache: dict[str, np.ndarray] = {}
+
+    @property
+    def comparable(self) -> bool:
+        """Whether the features follow the default protocol (ImageNet InceptionV3 at 299)."""
+        return bool(self.description.get("comparable"))
+
+    def __call__(self, images: np.ndarray) -> np.ndarray:
+        images = np.asarray(images)
+        if images.dtype != np.uint8:
+            raise ValueError(f"Expected uint8 images, got {images.dtype}.")
+        if len(images) == 0:
+            raise ValueError("No images to compute features of.")
+        key = _images_key(images)
+        cached = self._cache.get(key)
+        if cached is not None:
+            return cached
+        parts = []
+        for start in range(0, len(images), self.batch_size):
+            x = self.preprocess(clean_resize(images[start:start + self.batch_size], self.size))
+            parts.append(np.asarray(self.model(x, training=False), np.float64).reshape(len(x), -1))
+        features = np.concatenate(parts)
+        self._cache[key] = features
+        return features
+
+
+def _randomize(model, seed: int) -> None:
+    """Deterministic random weights that do not touch the global random state: He-uniform
+    kernels (activations keep their scale through the ReLUs), the rest as initialized."""
+    rng = np.random.default_rng(seed)
+    for variable in model.weights:
+        if not variable.path.endswith("kernel"):
+            continue
+        shape = tuple(variable.shape)
+        fan_in = int(np.prod(shape[:-1]))
+        limit = np.sqrt(6.0 / fan_in)
+        variable.assign(rng.uniform(-limit, limit, shape).astype(np.float32))
+
+
+def inception_v3(weights: Optional[str | os.PathLike] = "imagenet", size: int = INCEPTION_SIZE, seed: int = 0,
+                 batch_size: int = 32) -> FeatureExtractor:
+    """The InceptionV3 pool-feature extractor.
+
+    Args:
+        weights: ``"imagenet"`` (Keras downloads and caches them), a local weights file
+            for ``InceptionV3(include_top=False)`` (e.g. Keras'
+            ``inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5`` or a
+            ``.weights.h5`` saved from it), or ``"none"``/``None``: random weights drawn
+            from ``seed`` (for tests; the numbers mean nothing outside one comparison).
+        size: the input side; the protocol is 299. Smaller sizes (at least 75) only make
+            quick checks cheaper.
+    """
+    import keras
+
+    if size < MIN_INCEPTION_SIZE:
+        raise FeatureError(f"InceptionV3 needs inputs of at least {MIN_INCEPTION_SIZE}x{MIN_INCEPTION_SIZE}; got {size}.")
+    random = weights is None or str(weights).lower() in RANDOM_WEIGHTS
+    if not random and str(weights) != "imagenet":
+        path = Path(weights).expanduser()
+        if not path.is_file():
+            raise FeatureError(f"Inception weights file {path} does not exist.")
+        weights = str(path)
+    key = (None if random else weights, size, seed if random else None)
+    model = _MODELS.get(key)
+    if model is None:
+        previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")  # features in float32 whatever training uses
+        try:
+            model = keras.applications.InceptionV3(
+                include_top=False, pooling="avg", weights=None if random else weights, input_shape=(size, size, 3))
+        except Exception as err:  # noqa: BLE001 - download or file errors, reported with what to do
+            raise FeatureError(
+                f"Could not load InceptionV3 weights {weights!r}: {err}. Without internet, download "
+                "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 elsewhere and pass its path "
+                "(--inception-weights PATH), or pass 'none' for random weights (numbers not comparable)."
+            ) from None
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
+        if random:
+            _randomize(model, seed)
+        _MODELS[key] = model
+    if random:
+        logger.warning("InceptionV3 with RANDOM weights (seed %d): FID/KID/RC/FC are only comparable within "
+                       "this evaluation, not with ImageNet-feature figures.", seed)
+    description = {
+        "network": "InceptionV3 (keras.applications, include_top=False, pooling=avg)",
+        "weights": f"random (seed {seed})" if random else ("imagenet (Keras)" if weights == "imagenet" else weights),
+        "size": size,
+        "resize": "clean-FID: Pillow bicubic per channel in float32, antialiased, clipped to [0, 255]",
+        "dims": int(model.output_shape[-1]),
+        "comparable": (not random) and size == INCEPTION_SIZE,
+    }
+
+    def preprocess(x):
+        return x / np.float32(127.5) - np.float32(1.0)
+
+    return FeatureExtractor(model, size, preprocess, description, batch_size=batch_size)

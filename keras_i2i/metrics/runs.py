@@ -1,0 +1,206 @@
+"""Evaluating runs and exported files, and recording the results (JSON file, a line in
+the run's ``metrics.jsonl``); the trainer's periodic evaluation is built here too."""
+
+from __future__ import annotations
+
+import logging
+import os
+from pathlib import Path
+from typing import Optional, Sequence
+
+from keras_i2i.data.images import DataError
+from keras_i2i.metrics.evaluate import (
+    EvalReport, ImageStore, append_jsonl, checkpoint_step, evaluate, keras_translator, runtime_translator, utc_now,
+)
+from keras_i2i.metrics.features import INCEPTION_SIZE, inception_v3
+
+logger = logging.getLogger(__name__)
+
+BEST_DIR = "best"  # checkpoints/best/: the best checkpoint by train.keep_best, and best.json
+
+
+def data_paths(data: str | os.PathLike):
+    """Domain folders from a folder (trainA/trainB/testA/testB) or a dataset name."""
+    from keras_i2i.config import DataConfig
+    from keras_i2i.data.pipeline import resolve_paths
+
+    path = Path(data).expanduser()
+    return resolve_paths(DataConfig(root=str(path)) if path.is_dir() else DataConfig(dataset=str(data)))
+
+
+def best_checkpoint(run_dir) -> Optional[str]:
+    """The checkpoint kept by ``train.keep_best`` (None when there is none)."""
+    import tensorflow as tf
+
+    from keras_i2i.training.trainer import CHECKPOINT_DIR
+
+    return tf.train.latest_checkpoint(str(Path(run_dir) / CHECKPOINT_DIR / BEST_DIR))
+
+
+def _select(translators: dict, directions) -> dict:
+    if directions in (None, "all", ()):
+        return translators
+    wanted = [directions] if isinstance(directions, str) else list(directions)
+    missing = [d for d in wanted if d not in translators]
+    if missing:
+        raise DataError(f"No translator for direction {', '.join(missing)}; there are: {', '.join(translators)}.")
+    return {d: translators[d] for d in wanted}
+
+
+def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, data=None,
+                 metrics: Sequence[str] | str = ("fid", "kid"), inception_weights="imagenet",
+                 feature_size: int = INCEPTION_SIZE, **options) -> EvalReport:
+    """Evaluate the Keras translators of a run (its latest checkpoint, ``checkpoint``, or
+    ``"best"``) on its own data (or ``data``)."""
+    from keras_i2i.data.pipeline import resolve_paths
+    from keras_i2i.translate import RunError, load_run
+
+    if checkpoint == "best":
+        checkpoint = best_checkpoint(run_dir)
+        if checkpoint is None:
+            raise RunError(f"{run_dir} has no best checkpoint (train with train.eval_every and train.keep_best).")
+    cfg, model = load_run(run_dir, checkpoint)
+    translators = _select({d: keras_translator(t) for d, t in model.translators().items()}, directions)
+    paths = data_paths(data) if data is not None else resolve_paths(cfg.data)
+    source = {"run": str(run_dir), "checkpoint": str(model.restored_from), "step": checkpoint_step(model.restored_from),
+              "translator": "keras"}
+    features = inception_v3(inception_weights, feature_size)
+    return evaluate(translators, paths, cfg.data.crop_size, metrics, features, source=source, **options)
+
+
+def exported_run_dir(translator) -> Optional[Path]:
+    """The run an exported file came from (its ``model.json`` ``source_checkpoint``), if it still exists."""
+    checkpoint = translator.metadata.get("source_checkpoint")
+    if not checkpoint:
+        return None
+    run_dir = Path(checkpoint).parent.parent
+    return run_dir if (run_dir / "config.yaml").is_file() else None
+
+
+def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Sequence[str] | str = ("fid", "kid"),
+                      inception_weights="imagenet", feature_size: int = INCEPTION_SIZE, num_threads=None,
+                      **options) -> tuple[EvalReport, Optional[Path]]:
+    """Evaluate exported files (``.tflite``/``.onnx``) through :mod:`keras_i2i.runtime`,
+    one per direction; the data is ``data`` or that of the run they were exported from.
+    Returns the report and that run directory (None when unknown)."""
+    from keras_i2i.config import load_config
+    from keras_i2i.data.pipeline import resolve_paths
+    from keras_i2i.runtime import load
+
+    loaded = [load(f, num_threads=num_threads) for f in files]
+    translators, sizes, run_dirs = {}, set(), set()
+    for t in loaded:
+        direction = t.metadata.get("direction")
+        if not direction:
+            raise DataError(f"{t.path}: its model.json entry names no direction.")
+        if direction in translators:
+            raise DataError(f"Two files for direction {direction}; give one file per direction.")
+        if t.input_size.height != t.input_size.width:
+            raise DataError(f"{t.path}: evaluation needs a square model input, not {tuple(t.input_size)}.")
+        translators[direction] = runtime_translator(t)
+        sizes.add(t.input_size.height)
+        run_dir = exported_run_dir(t)
+        if run_dir is not None:
+            run_dirs.add(run_dir)
+    if len(sizes) != 1:
+        raise DataError(f"The files have different input sizes ({sorted(sizes)}); evaluate them one at a time.")
+    run_dir = run_dirs.pop() if len(run_dirs) == 1 else None
+    if data is not None:
+        paths = data_paths(data)
+    elif run_dir is not None:
+        paths = resolve_paths(load_config(run_dir / "config.yaml").data)
+    else:
+        raise DataError("The run these files were exported from is not found; give the data with --data ROOT.")
+    source = {"models": [{"file": str(t.path), "direction": t.metadata.get("direction"), "backend": t.backend,
+                          "quantization": (t.metadata.get("quantization") or {}).get("mode"),
+                          "source_checkpoint": t.metadata.get("source_checkpoint")} for t in loaded],
+              "translator": "runtime", "run": str(run_dir) if run_dir else None,
+              "step": checkpoint_step(loaded[0].metadata.get("source_checkpoint"))}
+    features = inception_v3(inception_weights, feature_size)
+    report = evaluate(translators, paths, sizes.pop(), metrics, features, source=source, **options)
+    return report, run_dir
+
+
+def record(report: EvalReport, run_dir=None, json_path=None) -> Optional[Path]:
+    """Write the JSON report (atomically) to ``json_path`` (default, for a run:
+    ``RUN_DIR/eval/<split>_step<N>.json``) and append a line to the run's ``metrics.jsonl``.
+    Returns the JSON path (None when there is neither a path nor a run)."""
+    if json_path is None and run_dir is not None:
+        step = report.source.get("step")
+        kind = "keras" if report.source.get("translator") == "keras" else \
+            "+".join(Path(m["file"]).name for m in report.source.get("models", []))
+        json_path = Path(run_dir) / "eval" / f"{report.protocol['split']}_{kind}_step{step}.json"
+    if json_path is not None:
+        report.write_json(json_path)
+    if run_dir is not None:
+        append_jsonl(Path(run_dir) / "metrics.jsonl", {
+            "kind": "evaluate", "step": report.source.get("step"), "created": utc_now(),
+            "translator": report.source.get("translator"), "split": report.protocol["split"],
+            "features": report.protocol["features"]["weights"], "feature_size": report.protocol["features"]["size"],
+            "report": str(json_path) if json_path else None, **report.flat(),
+        })
+    return Path(json_path) if json_path is not None else None
+
+
+def make_evaluator(cfg, paths):
+    """``model -> EvalReport`` for the trainer: ``cfg.train.eval_metrics`` of every
+    translator on ``cfg.train.eval_split``, features built once, images read once."""
+    t = cfg.train
+    features = inception_v3(t.eval_inception_weights, t.eval_feature_size)
+    images = ImageStore(cfg.data.crop_size)
+
+    def run(model) -> EvalReport:
+        translators = {d: keras_translator(tr) for d, tr in model.translators().items()}
+        return evaluate(translators, paths, cfg.data.crop_size, t.eval_metrics, features, images=images,
+                        split=t.eval_split)
+
+    return run
+
+
+def check_train_eval(train, multiworker: bool = False) -> None:
+    """Fail before training when the ``train.eval_*``/``keep_best`` settings cannot work."""
+    from keras_i2i.config import ConfigError
+    from keras_i2i.metrics.base import METRICS
+    from keras_i2i.metrics.evaluate import resolve_metrics
+
+    if train.eval_every < 0:
+        raise ConfigError(f"train.eval_every must be 0 (off) or a number of epochs; got {train.eval_every}.")
+    try:
+        metrics = resolve_metrics(train.eval_metrics) if train.eval_every else list(train.eval_metrics)
+    except ValueError as err:
+        raise ConfigError(f"train.eval_metrics: {err}") from None
+    if train.keep_best is None:
+        return
+    if not train.eval_every:
+        raise ConfigError("train.keep_best needs train.eval_every (epochs between evaluations).")
+    name = keep_best_key(train.keep_best).rsplit("/", 1)[1]
+    if name not in metrics:
+        raise ConfigError(f"train.keep_best: {name!r} is not one of train.eval_metrics ({', '.join(metrics)}). "
+                          f"Known metrics: {', '.join(METRICS.names())}")
+    if multiworker:
+        raise ConfigError("train.keep_best is not supported with several workers (every worker would have to "
+                          "take part in saving the best checkpoint); evaluate the saved checkpoints afterwards.")
+
+
+def keep_best_key(keep_best: str) -> str:
+    """``"fid"`` -> ``"mean/fid"``; ``"a2b/fid"`` stays."""
+    return keep_best if "/" in keep_best else f"mean/{keep_best}"
+
+
+def periodic_evaluation(cfg, paths, checkpoint, run_dir, writer, total_steps=None, guard=None):
+    """The trainer's :class:`~keras_i2i.training.callbacks.PeriodicEvaluation` for ``cfg``
+    (the best checkpoint, with ``train.keep_best``, in ``checkpoints/best/``)."""
+    import tensorflow as tf
+
+    from keras_i2i.metrics.base import METRICS
+    from keras_i2i.training.callbacks import PeriodicEvaluation
+    from keras_i2i.training.trainer import CHECKPOINT_DIR
+
+    t = cfg.train
+    keep, higher, manager = None, False, None
+    if t.keep_best:
+        keep = keep_best_key(t.keep_best)
+        higher = METRICS.get(keep.rsplit("/", 1)[1]).higher_is_better
+        manager = tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / CHECKPOINT_DIR / BEST_DIR), max_to_keep=1)
+    return PeriodicEvaluation(make_evaluator(cfg, paths), t.eval_every, run_dir, writer, keep, higher, manager,
+                              total_steps=total_steps, guard=guard)
