@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import functools
 import itertools
+import math
 import random
 
 import torch
@@ -132,6 +133,41 @@ class ResnetBlock(nn.Module):
         return x + self.conv_block(x)
 
 
+def _binomial(size: int) -> torch.Tensor:
+    row = torch.tensor([float(math.comb(size - 1, k)) for k in range(size)])
+    kernel = row[:, None] * row[None, :]
+    return kernel / kernel.sum()
+
+
+class Downsample(nn.Module):
+    """CUT's anti-aliased downsampling: reflection pad 1, then a depthwise 3x3 binomial
+    blur ([1, 2, 1] x [1, 2, 1] / 16) with stride 2. The filter is a buffer ``filt``
+    of shape (channels, 1, 3, 3), so it appears in the state dict."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.pad = nn.ReflectionPad2d(1)
+        self.register_buffer("filt", _binomial(3)[None, None].repeat(channels, 1, 1, 1))
+
+    def forward(self, x):
+        return nn.functional.conv2d(self.pad(x), self.filt, stride=2, groups=x.shape[1])
+
+
+class Upsample(nn.Module):
+    """CUT's anti-aliased upsampling: replication pad 1, a depthwise transposed
+    convolution with the 4x4 binomial filter times 4 (stride 2, padding 2), then the
+    first row/column and the last row/column dropped; output 2H x 2W."""
+
+    def __init__(self, channels: int):
+        super().__init__()
+        self.pad = nn.ReplicationPad2d(1)
+        self.register_buffer("filt", (_binomial(4) * 4)[None, None].repeat(channels, 1, 1, 1))
+
+    def forward(self, x):
+        y = nn.functional.conv_transpose2d(self.pad(x), self.filt, stride=2, padding=2, groups=x.shape[1])
+        return y[:, :, 1:-1, 1:-1]
+
+
 class ResnetGenerator(nn.Module):
     """c7s1-ngf, two stride-2 3x3 downsamplings, ``n_blocks`` residual blocks, two
     stride-2 3x3 transposed convolutions (padding 1, output_padding 1), c7s1-out, tanh.
@@ -141,7 +177,8 @@ class ResnetGenerator(nn.Module):
     """
 
     def __init__(self, input_nc: int = 3, output_nc: int = 3, ngf: int = 64, norm_layer=None,
-                 use_dropout: bool = False, n_blocks: int = 6, padding_type: str = "reflect"):
+                 use_dropout: bool = False, n_blocks: int = 6, padding_type: str = "reflect",
+                 antialias: bool = False):
         if n_blocks < 0:
             raise ValueError("n_blocks must be >= 0")
         super().__init__()
@@ -157,10 +194,12 @@ class ResnetGenerator(nn.Module):
         for i in range(n_downsampling):
             cin = ngf * 2**i
             layers += [
-                nn.Conv2d(cin, cin * 2, kernel_size=3, stride=2, padding=1, bias=use_bias),
+                nn.Conv2d(cin, cin * 2, kernel_size=3, stride=1 if antialias else 2, padding=1, bias=use_bias),
                 norm_layer(cin * 2),
                 nn.ReLU(True),
             ]
+            if antialias:  # CUT: stride-1 conv, norm, ReLU, then the blur downsampling
+                layers.append(Downsample(cin * 2))
         dim = ngf * 2**n_downsampling
         layers += [
             ResnetBlock(dim, padding_type=padding_type, norm_layer=norm_layer, use_dropout=use_dropout,
@@ -169,12 +208,12 @@ class ResnetGenerator(nn.Module):
         ]
         for i in range(n_downsampling):
             cin = ngf * 2 ** (n_downsampling - i)
-            layers += [
-                nn.ConvTranspose2d(cin, cin // 2, kernel_size=3, stride=2, padding=1, output_padding=1,
-                                   bias=use_bias),
-                norm_layer(cin // 2),
-                nn.ReLU(True),
-            ]
+            if antialias:  # CUT: upsampling filter, then a stride-1 3x3 conv
+                layers += [Upsample(cin), nn.Conv2d(cin, cin // 2, kernel_size=3, padding=1, bias=use_bias)]
+            else:
+                layers.append(nn.ConvTranspose2d(cin, cin // 2, kernel_size=3, stride=2, padding=1, output_padding=1,
+                                                 bias=use_bias))
+            layers += [norm_layer(cin // 2), nn.ReLU(True)]
         layers += [
             nn.ReflectionPad2d(3),
             nn.Conv2d(ngf, output_nc, kernel_size=7, padding=0),
@@ -309,11 +348,12 @@ class PixelDiscriminator(nn.Module):
 def define_G(netG: str = "resnet_9blocks", input_nc: int = 3, output_nc: int = 3, ngf: int = 64,
              norm: str = "instance", use_dropout: bool = False, init_type: str = "normal",
              init_gain: float = 0.02) -> nn.Module:
-    """A generator by reference name (``resnet_9blocks|resnet_6blocks|unet_256|unet_128``), initialized."""
+    """A generator by reference name (``resnet_9blocks|resnet_6blocks|unet_256|unet_128``, or
+    ``cut_resnet``: CUT's default anti-aliased ResNet-9), initialized."""
     norm_layer = get_norm_layer(norm)
-    if netG in ("resnet_9blocks", "resnet_6blocks"):
+    if netG in ("resnet_9blocks", "resnet_6blocks", "cut_resnet"):
         net = ResnetGenerator(input_nc, output_nc, ngf, norm_layer=norm_layer, use_dropout=use_dropout,
-                              n_blocks=9 if netG == "resnet_9blocks" else 6)
+                              n_blocks=6 if netG == "resnet_6blocks" else 9, antialias=netG == "cut_resnet")
     elif netG in ("unet_256", "unet_128"):
         net = UnetGenerator(input_nc, output_nc, 8 if netG == "unet_256" else 7, ngf, norm_layer=norm_layer,
                             use_dropout=use_dropout)

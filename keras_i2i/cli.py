@@ -43,8 +43,8 @@ class _Group(click.Group):
     def invoke(self, ctx):
         try:
             return super().invoke(ctx)
-        except click.exceptions.Exit:
-            raise
+        except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
+            raise  # already for the user; checking _user_errors() would import TensorFlow
         except Exception as err:  # noqa: BLE001
             if isinstance(err, _user_errors()):
                 raise click.ClickException(str(err)) from None
@@ -139,6 +139,82 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, verb
     files, base = collect_inputs(input_path)
     written, skipped = translate_files(translators[direction], files, output_dir, size or cfg.data.crop_size, base=base)
     click.echo(f"Wrote {written} image(s) to {output_dir}" + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
+
+
+@main.command()
+@click.option("--run", "run_dir", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="A run directory: evaluate its Keras translators.")
+@click.option("--model", "model_files", multiple=True, type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="An exported .tflite/.onnx file, run with keras_i2i.runtime (one per direction; repeatable).")
+@click.option("--checkpoint", default=None, metavar="PREFIX|best",
+              help="With --run: a checkpoint prefix, or 'best' (train.keep_best). [default: the latest]")
+@click.option("--split", type=click.Choice(["test", "train"]), default="test", help="Images to translate and compare.")
+@click.option("--direction", default="all", metavar="NAME|all", help="a2b, b2a, or all the model has.")
+@click.option("--metrics", "metric_names", default="fid,kid,rc,fc,psnr,ssim", metavar="NAMES",
+              help="Comma-separated metrics (fid, kid, rc, fc, psnr, ssim).")
+@click.option("--reference", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
+              help="Target-domain images for FID/KID (one direction). [default: the split's target-domain folder]")
+@click.option("--data", default=None, metavar="ROOT|DATASET",
+              help="Data (trainA/trainB/testA/testB folder or dataset name). [default: the run's]")
+@click.option("--inception-weights", default="imagenet", metavar="imagenet|PATH|none",
+              help="InceptionV3 weights: Keras' ImageNet download, a local no-top weights file, or none (random; "
+                   "numbers not comparable).")
+@click.option("--feature-size", type=click.IntRange(min=75), default=299,
+              help="Inception input side; FID/KID are only comparable at 299.")
+@click.option("--classifier-images", type=click.IntRange(min=2), default=500,
+              help="Train images per domain for the RC/FC classifiers.")
+@click.option("--kid-subset-size", type=click.IntRange(min=2), default=None,
+              help="KID subset size (capped at the set sizes). [default: min(1000, set sizes)]")
+@click.option("--max-images", type=click.IntRange(min=2), default=None, help="At most N images per evaluated folder.")
+@click.option("--baseline/--no-baseline", default=True, help="Also evaluate the identity mapping on the same images.")
+@click.option("--threads", type=click.IntRange(min=1), default=None, help="With --model: runtime CPU threads.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the JSON report here. [default: RUN_DIR/eval/<split>_<what>_step<N>.json]")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, reference, data, inception_weights,
+             feature_size, classifier_images, kid_subset_size, max_images, baseline, threads, json_path, verbose):
+    """Measure translation quality: FID, KID, RC/FC and paired PSNR/SSIM.
+
+    Translates the split's source-domain images (resized to the model's input side) and
+    compares them with the target domain: FID/KID on InceptionV3 pool features (images
+    resized to 299 with clean-FID's antialiased bicubic), RC/FC with domain classifiers on
+    those features, PSNR/SSIM against true targets (files of the same name). Prints a
+    table, writes a JSON report and appends a line to the run's metrics.jsonl.
+    """
+    _setup_logging(verbose)
+    from keras_i2i.metrics import FeatureError, resolve_metrics
+    from keras_i2i.metrics.runs import evaluate_exported, evaluate_run, record
+
+    if (run_dir is None) == (not model_files):
+        raise click.UsageError("Give either --run RUN_DIR or --model FILE.")
+    try:
+        resolve_metrics(metric_names)
+    except ValueError as err:
+        raise click.BadParameter(str(err), param_hint="--metrics") from None
+    options = dict(metrics=metric_names, inception_weights=inception_weights, feature_size=feature_size,
+                   split=split, reference=reference, classifier_images=classifier_images,
+                   kid_subset_size=kid_subset_size, max_images=max_images, baseline=baseline, data=data)
+    try:
+        if run_dir is not None:
+            report = evaluate_run(run_dir, checkpoint, directions=None if direction == "all" else direction, **options)
+        else:
+            if direction != "all":
+                raise click.UsageError("With --model the files' model.json says their directions; drop --direction.")
+            report, run_dir = evaluate_exported(model_files, num_threads=threads, **options)
+    except FeatureError as err:
+        raise click.ClickException(str(err)) from None
+    features = report.protocol["features"]
+    click.echo(f"Split {split}, images at {report.protocol['size']}x{report.protocol['size']}; features: "
+               f"InceptionV3 {features['weights']} at {features['size']}"
+               + ("" if features["comparable"] else " (NOT the standard protocol: compare only within this setting)"))
+    for d, sets in report.protocol["directions"].items():
+        click.echo(f"  {d}: {sets['images']} images of {sets['source']} vs {sets['reference_images']} of {sets['reference']}")
+    click.echo(report.table())
+    written = record(report, run_dir, json_path)
+    if written is not None:
+        click.echo(f"Report: {written}")
+    if run_dir is not None:
+        click.echo(f"Appended to {Path(run_dir) / 'metrics.jsonl'}")
 
 
 @main.group()
@@ -309,6 +385,118 @@ def benchmark(models, threads, runs, warmup, frame, resize, json_path):
         json_path.parent.mkdir(parents=True, exist_ok=True)
         json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
         click.echo(f"Results: {json_path}")
+
+
+@main.command("import-torch")
+@click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="The run directory to create (translate, export, evaluate and webcam accept it).")
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="a2b",
+              help="What CHECKPOINT translates: the reference's G_A is a2b, its G_B is b2a.")
+@click.option("--reverse", "reverse", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
+              help="The generator of the opposite direction too (e.g. latest_net_G_B.pth beside G_A).")
+@click.option("--arch", type=click.Choice(("auto", "resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128",
+                                           "cut_resnet")), default="auto",
+              help="Generator architecture (cut_resnet: CUT/FastCUT's default); auto detects it from the keys.")
+@click.option("--norm", type=click.Choice(("auto", "instance", "batch", "none")), default="auto",
+              help="Normalization the generator was trained with; auto detects it from the keys.")
+@click.option("--ngf", type=click.IntRange(min=1), default=None,
+              help="Filters of the first convolution. [default: read from the checkpoint]")
+@click.option("--dropout/--no-dropout", default=None,
+              help="Whether the ResNet blocks have dropout (--use_dropout). [default: detected]")
+@click.option("--size", type=click.IntRange(min=4), default=256,
+              help="Input side the run exports and translates at (the training crop size).")
+@click.option("--key", default=None,
+              help="Entry of a wrapping checkpoint dict that holds the generator's state dict.")
+@click.option("--force", is_flag=True, help="Replace --out if it exists.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+def import_torch(checkpoint, out_dir, direction, reverse, arch, norm, ngf, dropout, size, key, force, verbose):
+    """Import a PyTorch CycleGAN, pix2pix, CUT or FastCUT generator (.pth) as a run.
+
+    Reads the checkpoint's tensors only (torch.load with weights_only=True; files that
+    need unpickling are refused), maps them onto the keras-i2i generator and writes a
+    run directory that computes what the PyTorch model computes. Needs PyTorch:
+    pip install 'keras-i2i[torch]'.
+    """
+    _setup_logging(verbose)
+    from keras_i2i.torch_import import TorchImportError, import_checkpoints
+
+    checkpoints = {direction: checkpoint}
+    if reverse is not None:
+        checkpoints["b2a" if direction == "a2b" else "a2b"] = reverse
+    try:
+        report = import_checkpoints(checkpoints, out_dir, arch=None if arch == "auto" else arch,
+                                    norm=None if norm == "auto" else norm, ngf=ngf, dropout=dropout, size=size,
+                                    key=key, force=force)
+    except TorchImportError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(f"Imported {report.architecture.describe()} ({', '.join(sorted(report.sources))}) into {out_dir}")
+    click.echo(f"Next: keras-i2i export --run {out_dir} --tflite --calibration DIR_OF_SOURCE_IMAGES")
+
+
+@main.command("webcam")
+@click.option("--model", "model", required=True, type=click.Path(exists=True, path_type=Path),
+              help="A .tflite or .onnx file written by `keras-i2i export` (model.json beside it), or a run directory "
+                   "(its Keras translator, for comparison; imports TensorFlow).")
+@click.option("--camera", type=click.IntRange(min=0), default=None, help="Camera index. [default: 0 unless --video]")
+@click.option("--video", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Translate this video file instead of a camera. Every frame is translated (none dropped) unless "
+                   "--realtime.")
+@click.option("--realtime", is_flag=True,
+              help="With --video: read the file at its own frame rate and keep only the newest frame, like a camera.")
+@click.option("--output", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Write the translated stream to this video (.mp4, .avi, .mkv), at the source's frame rate.")
+@click.option("--fourcc", default=None, metavar="CODE",
+              help="Codec of --output. [default: mp4v for .mp4, MJPG for .avi, FFV1 (lossless) for .mkv]")
+@click.option("--headless", is_flag=True, help="No window (needed with opencv-python-headless); Ctrl-C stops.")
+@click.option("--side-by-side", is_flag=True, help="Input | output, in the window and in --output (v toggles the window).")
+@click.option("--backend", type=click.Choice(["litert", "onnx", "keras"]), default=None,
+              help="Runtime. [default: from --model: .tflite litert, .onnx onnx, a run directory keras; litert/onnx "
+                   "with a run directory run its export/ file]")
+@click.option("--direction", type=click.Choice(DIRECTIONS), default="a2b", help="Translator of a run directory --model.")
+@click.option("--threads", type=click.IntRange(min=1), default=None,
+              help="Inference CPU threads. [default: the runtime's own]")
+@click.option("--resize", type=click.Choice(["crop", "stretch"]), default="crop",
+              help="crop: translate the centered box with the model's aspect ratio; stretch: the whole frame.")
+@click.option("--max-frames", type=click.IntRange(min=1), default=None, help="Stop after this many translated frames.")
+@click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
+              help="Also write the stats as JSON here (also when the stream fails).")
+@click.option("--snapshot-dir", type=click.Path(file_okay=False, path_type=Path), default=Path("."),
+              help="Folder for the PNG snapshots of the s key.")
+@click.option("--frame-timeout", type=click.FloatRange(min=0.1), default=5.0,
+              help="Seconds without a frame after which a camera counts as stopped (an error).")
+def webcam(model, camera, video, realtime, output, fourcc, headless, side_by_side, backend, direction, threads,
+           resize, max_frames, json_path, snapshot_dir, frame_timeout):
+    """Translate a camera (or a video file) live, in a window or --headless.
+
+    Threads: capture keeps only the newest camera frame, inference runs on its own
+    worker, display and --output on the main thread. Keys: q/Esc quit, s snapshot PNG,
+    space pause, v side by side. On exit prints frames, capture FPS, inference p50/p95,
+    end-to-end FPS and dropped frames. Needs no TensorFlow for .tflite/.onnx models.
+    """
+    from keras_i2i.apps import webcam as app
+    from keras_i2i.runtime import RuntimeLoadError
+
+    if camera is not None and video is not None:
+        raise click.UsageError("Give --camera or --video, not both.")
+    if realtime and video is None:
+        raise click.UsageError("--realtime applies to --video only (a camera is always real time).")
+    try:
+        stats = app.webcam(model, camera=camera, video=video, realtime=realtime, backend=backend, threads=threads,
+                           resize=resize, direction=direction, headless=headless, output=output, fourcc=fourcc,
+                           side_by_side=side_by_side, max_frames=max_frames, json_path=json_path,
+                           snapshot_dir=snapshot_dir, frame_timeout=frame_timeout, echo=click.echo)
+    except (app.WebcamError, RuntimeLoadError) as err:
+        if getattr(err, "stats", None):
+            click.echo(app.format_stats(err.stats))
+            if output is not None:
+                click.echo(f"Kept the {err.stats['frames']} frame(s) written to {output} before the error.")
+        raise click.ClickException(str(err)) from None
+    click.echo(app.format_stats(stats))
+    if output is not None:
+        click.echo(f"Translated video: {output}")
+    if json_path is not None:
+        click.echo(f"Stats: {json_path}")
 
 
 if __name__ == "__main__":  # pragma: no cover

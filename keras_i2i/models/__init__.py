@@ -1,7 +1,12 @@
 """Translation models, registered by name in :data:`MODELS`."""
 
-from keras_i2i.models import cyclegan  # noqa: F401  (registers "cyclegan")
+from keras_i2i.models import cyclegan, imported  # noqa: F401  (registers "cyclegan", "imported")
 from keras_i2i.models.base import MODELS, TranslationModel, build_model, register_model
 from keras_i2i.models.cyclegan import CycleGAN, CycleGANConfig
+from keras_i2i.models.xgan import XGAN, XGANConfig  # registers "xgan"
+from keras_i2i.models.imported import ImportedConfig, ImportedGenerators
 
-__all__ = ["MODELS", "CycleGAN", "CycleGANConfig", "TranslationModel", "build_model", "register_model"]
+__all__ = [
+    "MODELS", "CycleGAN", "CycleGANConfig", "ImportedConfig", "ImportedGenerators", "TranslationModel", "build_model",
+    "register_model",
+]

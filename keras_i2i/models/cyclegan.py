@@ -19,7 +19,8 @@ class CycleGANConfig:
     """``model:`` section for CycleGAN; defaults are the paper's (and the reference's)."""
 
     name: str = "cyclegan"
-    generator: str = choices("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", default="resnet_9blocks")
+    generator: str = choices("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet",
+                             default="resnet_9blocks")
     discriminator: str = choices("patchgan", "pixel", default="patchgan")
     ngf: int = 64
     ndf: int = 64
@@ -65,7 +66,7 @@ class CycleGAN(TranslationModel):
         gen = GENERATORS.get(cfg.generator)
         disc = DISCRIMINATORS.get(cfg.discriminator)
         g_kwargs = dict(ngf=cfg.ngf, norm=cfg.norm, dropout=cfg.dropout, init_gain=cfg.init_gain)
-        if cfg.generator.startswith("resnet"):
+        if "resnet" in cfg.generator:
             g_kwargs["padding"] = cfg.padding
         d_kwargs = dict(ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm=cfg.norm, init_gain=cfg.init_gain)
         self.gen_a2b = gen(name="gen_a2b", **g_kwargs)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from keras_i2i.layers import ReflectionPadding2D
+from keras_i2i.layers import Blur2D, ReflectionPadding2D
 from keras_i2i.networks.common import apply_norm, check_norm, conv_init, uses_bias
 from keras_i2i.networks.registry import GENERATORS
 
@@ -19,6 +19,7 @@ def resnet_generator(
     out_channels: int = 3,
     n_downsampling: int = 2,
     padding: str = "slices",
+    antialias: bool = False,
     init_gain: float = 0.02,
     input_shape=(None, None, 3),
     name: str = "resnet_generator",
@@ -39,11 +40,17 @@ def resnet_generator(
         norm: ``"instance"``, ``"batch"`` or ``"none"``.
         dropout: dropout 0.5 inside each residual block.
         padding: reflection padding implementation (see ``ReflectionPadding2D``).
+        antialias: CUT's anti-aliased sampling (``cut_resnet``): each downsampling is
+            a stride-1 convolution, norm, ReLU, then a reflection-padded 3x3 binomial
+            blur with stride 2; each upsampling is a 2x bilinear resize (what CUT's
+            replicate-padded [1, 3, 3, 1] transposed filter computes) then a 3x3
+            convolution, norm, ReLU.
 
     Reference:
         Zhu et al., "Unpaired Image-to-Image Translation using Cycle-Consistent
         Adversarial Networks", ICCV 2017; Johnson et al., "Perceptual Losses for
-        Real-Time Style Transfer and Super-Resolution", ECCV 2016.
+        Real-Time Style Transfer and Super-Resolution", ECCV 2016; Park et al.,
+        "Contrastive Learning for Unpaired Image-to-Image Translation", ECCV 2020.
     """
     check_norm(norm)
     bias = uses_bias(norm)
@@ -57,9 +64,13 @@ def resnet_generator(
     for i in range(n_downsampling):
         filters = ngf * 2 ** (i + 1)
         x = layers.ZeroPadding2D(1, name=f"down{i}_pad")(x)
-        x = layers.Conv2D(filters, 3, strides=2, use_bias=bias, kernel_initializer=init, name=f"down{i}_conv")(x)
+        x = layers.Conv2D(filters, 3, strides=1 if antialias else 2, use_bias=bias, kernel_initializer=init,
+                          name=f"down{i}_conv")(x)
         x = apply_norm(x, norm, f"down{i}_norm", init_gain)
         x = layers.ReLU(name=f"down{i}_relu")(x)
+        if antialias:
+            x = ReflectionPadding2D(1, implementation=padding, name=f"down{i}_blur_pad")(x)
+            x = Blur2D(3, stride=2, name=f"down{i}_blur")(x)
 
     filters = ngf * 2**n_downsampling
     for i in range(n_blocks):
@@ -76,10 +87,15 @@ def resnet_generator(
 
     for i in range(n_downsampling):
         filters = ngf * 2 ** (n_downsampling - i - 1)
-        x = layers.Conv2DTranspose(
-            filters, 3, strides=2, padding="valid", use_bias=bias, kernel_initializer=init, name=f"up{i}_deconv"
-        )(x)
-        x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
+        if antialias:
+            x = layers.UpSampling2D(2, interpolation="bilinear", name=f"up{i}_upsample")(x)
+            x = layers.ZeroPadding2D(1, name=f"up{i}_pad")(x)
+            x = layers.Conv2D(filters, 3, use_bias=bias, kernel_initializer=init, name=f"up{i}_conv")(x)
+        else:
+            x = layers.Conv2DTranspose(
+                filters, 3, strides=2, padding="valid", use_bias=bias, kernel_initializer=init, name=f"up{i}_deconv"
+            )(x)
+            x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
         x = apply_norm(x, norm, f"up{i}_norm", init_gain)
         x = layers.ReLU(name=f"up{i}_relu")(x)
 
@@ -97,3 +113,9 @@ def resnet_9blocks(**kwargs) -> keras.Model:
 @GENERATORS.register("resnet_6blocks")
 def resnet_6blocks(**kwargs) -> keras.Model:
     return resnet_generator(n_blocks=6, **kwargs)
+
+
+@GENERATORS.register("cut_resnet")
+def cut_resnet(**kwargs) -> keras.Model:
+    """CUT / FastCUT's default generator: ResNet-9 with anti-aliased sampling."""
+    return resnet_generator(n_blocks=9, antialias=True, **kwargs)

@@ -2,7 +2,7 @@ import keras
 import numpy as np
 import pytest
 
-from keras_i2i.layers import InstanceNormalization, ReflectionPadding2D
+from keras_i2i.layers import Blur2D, InstanceNormalization, ReflectionPadding2D
 
 
 def _x(shape=(2, 8, 6, 3), seed=0):
@@ -57,7 +57,22 @@ LAYERS = [
     lambda: InstanceNormalization(),
     lambda: ReflectionPadding2D(((1, 2), (3, 1))),
     lambda: ReflectionPadding2D(2, implementation="pad"),
+    lambda: Blur2D(3, stride=2),
 ]
+
+
+def test_blur_is_a_strided_binomial_filter():
+    x = np.random.default_rng(1).normal(size=(1, 7, 9, 2)).astype("float32")
+    got = np.asarray(Blur2D(3, stride=2)(x))
+    k = np.outer([1, 2, 1], [1, 2, 1]) / 16.0
+    expected = np.zeros((1, 3, 4, 2), "float32")
+    for i in range(3):
+        for j in range(4):
+            expected[0, i, j] = np.einsum("hwc,hw->c", x[0, 2 * i:2 * i + 3, 2 * j:2 * j + 3], k)
+    np.testing.assert_allclose(got, expected, atol=1e-5)
+    assert Blur2D(3).compute_output_shape((1, 7, 9, 2)) == (1, 3, 4, 2)
+    with pytest.raises(ValueError, match="between 1 and 7"):
+        Blur2D(9)
 
 
 @pytest.mark.parametrize("make", LAYERS)

@@ -44,6 +44,7 @@ def test_padding_implementations_agree():
 
 NETWORKS = [
     ("resnet_6blocks", lambda: GENERATORS.get("resnet_6blocks")(ngf=4), 32),
+    ("cut_resnet", lambda: GENERATORS.get("cut_resnet")(ngf=4), 32),
     ("unet_128", lambda: GENERATORS.get("unet_128")(ngf=4, norm="batch", dropout=True), 128),
     ("patchgan", lambda: DISCRIMINATORS.get("patchgan")(ndf=4, n_layers=3), 64),
     ("pixel", lambda: DISCRIMINATORS.get("pixel")(ndf=4), 16),
