@@ -39,15 +39,24 @@ def time_calls(fn: Callable[[], object], runs: int, warmup: int) -> dict:
         start = time.perf_counter()
         fn()
         times[i] = time.perf_counter() - start
-    ms = times * 1000.0
+    return {
+        **latency_stats(times),
+        "throughput_ips": round(float(runs / times.sum()), 2),
+        "runs": runs,
+        "warmup": warmup,
+    }
+
+
+def latency_stats(seconds) -> dict:
+    """p50/p95/mean/min in ms of wall times given in seconds (at least one)."""
+    ms = np.asarray(seconds, dtype=np.float64) * 1000.0
+    if ms.size == 0:
+        raise ValueError("latency_stats needs at least one time.")
     return {
         "p50_ms": round(float(np.percentile(ms, 50)), 3),
         "p95_ms": round(float(np.percentile(ms, 95)), 3),
         "mean_ms": round(float(ms.mean()), 3),
         "min_ms": round(float(ms.min()), 3),
-        "throughput_ips": round(float(runs / times.sum()), 2),
-        "runs": runs,
-        "warmup": warmup,
     }
 
 
