@@ -3,22 +3,25 @@
 Three threads, so that reading frames, running the model and showing/writing results
 overlap (OpenCV and the runtimes release the GIL while they work):
 
-1. **capture** reads frames from the source. A *live* source (a camera) goes into a
-   one-frame mailbox that keeps only the newest frame: a frame the model had no time for
-   is replaced and counted as dropped, so the picture never lags behind the camera
+1. **capture** reads a frame and prepares the model input: the centered box with the
+   model's aspect ratio (``resize="crop"``; ``"stretch"`` takes the whole frame), BGR to
+   RGB, resized to the model input (the runtime's INTER_AREA/INTER_CUBIC) and
+   :meth:`Translator.preprocess`. A *live* source (a camera) goes into a one-frame
+   mailbox that keeps only the newest frame: a frame the model had no time for is
+   replaced and counted as dropped, so the picture never lags behind the camera
    (OpenCV's own buffer is set to one frame where the driver allows it). A *video file*
    is not live: by default every frame goes through a short FIFO and the reader waits
    for the model, so the output has exactly one frame per input frame and runs are
    reproducible. ``realtime=True`` (``--realtime``) makes a file behave like a camera:
    read at its own frame rate, newest frame only.
-2. **inference** takes a frame, cuts the centered box with the model's aspect ratio
-   (``resize="crop"``; ``"stretch"`` takes the whole frame), converts BGR to RGB and runs
-   the :class:`~keras_i2i.runtime.Translator` on it, which resizes to the model input
-   (INTER_AREA/INTER_CUBIC) and the result back to the size of the box.
-3. **main** (the caller's thread, as OpenCV's GUI requires): writes every translated
-   frame to ``output``, shows it with an overlay (end-to-end FPS, inference latency) and
-   handles the keys: ``q``/``Esc`` quit, ``s`` saves a PNG snapshot of the view, space
-   pauses, ``v`` toggles side by side (input | output) in the window.
+2. **inference** runs only the model (:meth:`Translator.run_raw`), so that the model is
+   the only work on its thread.
+3. **main** (the caller's thread, as OpenCV's GUI requires) turns the output back into
+   pixels at the box's size (:meth:`Translator.postprocess`, resize, RGB to BGR; the
+   same result as ``translator(box)``), writes every translated frame to ``output``,
+   shows it with an overlay (end-to-end FPS, inference latency) and handles the keys:
+   ``q``/``Esc`` quit, ``s`` saves a PNG snapshot of the view, space pauses, ``v``
+   toggles side by side (input | output) in the window.
 
 The translated stream written to ``output`` is the translated box (or input | output
 with ``side_by_side``), at the box's size and the source's frame rate, without the
@@ -29,9 +32,10 @@ of the frames written so far.
 Stats (returned, printed by the CLI, saved as JSON with ``json_path``): ``frames``
 (translated and written/shown), ``captured``, ``dropped`` (replaced before the model got
 to them), ``capture_fps`` (frames read per second between the first and the last read),
-``inference`` (p50/p95/mean/min ms of the translator call: crop, resize, convert, model,
-convert back, resize back), ``end_to_end_fps`` (frames / seconds from the first frame's
-capture to the last frame's output), ``latency`` (capture to output, per frame).
+``inference`` (p50/p95/mean/min ms of the model call), ``preprocess`` and
+``postprocess`` (the pixel work around it, ms), ``end_to_end_fps`` (frames / seconds
+from the first frame's capture to the last frame's output), ``latency`` (capture to
+output, per frame, ms).
 
 Imports neither TensorFlow nor Keras unless the model is a run directory (the Keras
 translator, for comparison with the exported files).
@@ -57,6 +61,7 @@ from keras_i2i.runtime import RuntimeLoadError, Translator, load
 from keras_i2i.runtime.backends import Backend, backend_for
 from keras_i2i.runtime.benchmark import latency_stats
 from keras_i2i.runtime.imaging import cv2
+from keras_i2i.runtime.imaging import resize as resize_image
 from keras_i2i.runtime.metadata import TensorSpec
 from keras_i2i.utils import atomic_write_bytes, atomic_write_text
 
@@ -393,16 +398,48 @@ def draw_overlay(image: np.ndarray, lines: list[str]) -> np.ndarray:
 @dataclass
 class _Frame:
     index: int
-    image: np.ndarray  # BGR, as read
+    box: np.ndarray  # BGR, the part of the frame that is translated
+    x: np.ndarray  # the model input batch
     captured_at: float
+    prepare_s: float
+
+
+class FrameTranslator:
+    """A :class:`Translator`'s pixel pipeline on BGR frames, split for the pipeline's
+    threads: :meth:`prepare` (crop, BGR to RGB, resize, preprocess), :meth:`infer` (the
+    model), :meth:`finish` (postprocess, resize back, RGB to BGR). Calling it does all
+    three: ``(input box, translated box)``, equal to ``translator(box)`` in BGR."""
+
+    def __init__(self, translator: Translator):
+        self.translator = translator
+
+    def prepare(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        top, left, box_h, box_w = self.translator.crop_box(*frame.shape[:2])
+        box = frame[top:top + box_h, left:left + box_w]
+        model_h, model_w = self.translator.input_size
+        rgb = cv2.cvtColor(box, cv2.COLOR_BGR2RGB)
+        return box, self.translator.preprocess(resize_image(rgb, model_w, model_h))
+
+    def infer(self, x: np.ndarray) -> np.ndarray:
+        return self.translator.run_raw(x)
+
+    def finish(self, raw: np.ndarray, box: np.ndarray) -> np.ndarray:
+        y = resize_image(self.translator.postprocess(raw), box.shape[1], box.shape[0])
+        return cv2.cvtColor(y, cv2.COLOR_RGB2BGR)
+
+    def __call__(self, frame: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        box, x = self.prepare(frame)
+        return box, self.finish(self.infer(x), box)
 
 
 class _Capture(threading.Thread):
     """Reads the source into ``mailbox`` until the source ends or ``stop`` is set."""
 
-    def __init__(self, source: FrameSource, mailbox, stop: threading.Event, paused: threading.Event, pace: float):
+    def __init__(self, source: FrameSource, stages: FrameTranslator, mailbox, stop: threading.Event,
+                 paused: threading.Event, pace: float):
         super().__init__(name="webcam-capture", daemon=True)
-        self.source, self.mailbox, self.stop, self.paused, self.pace = source, mailbox, stop, paused, pace
+        self.source, self.stages, self.mailbox, self.stop, self.paused, self.pace = (source, stages, mailbox, stop,
+                                                                                      paused, pace)
         self.captured = self.dropped = 0
         self.first_at: Optional[float] = None
         self.last_at: Optional[float] = None
@@ -425,7 +462,8 @@ class _Capture(threading.Thread):
                 if self.first_at is None:
                     self.first_at = now
                 self.last_at = now
-                frame = _Frame(self.captured, image, now)
+                box, x = self.stages.prepare(image)
+                frame = _Frame(self.captured, box, x, now, time.perf_counter() - now)
                 self.captured += 1
                 if self.mailbox.put(frame, self.stop) and not self.paused.is_set():
                     self.dropped += 1
@@ -436,12 +474,12 @@ class _Capture(threading.Thread):
 
 
 class _Inference(threading.Thread):
-    """Translates frames from ``frames`` into ``results`` as ``(frame, input box, output, seconds)``."""
+    """Runs the model on frames from ``frames`` into ``results`` as ``(frame, raw output, seconds)``."""
 
-    def __init__(self, translate: Callable[[np.ndarray], tuple], frames, results, stop: threading.Event,
+    def __init__(self, infer: Callable[[np.ndarray], np.ndarray], frames, results, stop: threading.Event,
                  paused: threading.Event):
         super().__init__(name="webcam-inference", daemon=True)
-        self.translate, self.frames, self.results, self.stop, self.paused = translate, frames, results, stop, paused
+        self.infer, self.frames, self.results, self.stop, self.paused = infer, frames, results, stop, paused
         self.error: Optional[BaseException] = None
 
     def run(self):
@@ -457,25 +495,12 @@ class _Inference(threading.Thread):
                 if frame is _END:
                     break
                 start = time.perf_counter()
-                box, out = self.translate(frame.image)
-                self.results.put((frame, box, out, time.perf_counter() - start), self.stop)
+                raw = self.infer(frame.x)
+                self.results.put((frame, raw, time.perf_counter() - start), self.stop)
         except BaseException as err:  # noqa: BLE001
             self.error = err
         finally:
             self.results.close()
-
-
-def make_translate(translator: Translator) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """``frame (BGR) -> (input box, translated box)``, both BGR at the box's size: the
-    centered box with the model's aspect ratio (``crop``) or the whole frame (``stretch``)."""
-
-    def translate(frame: np.ndarray):
-        top, left, box_h, box_w = translator.crop_box(*frame.shape[:2])
-        box = frame[top:top + box_h, left:left + box_w]
-        rgb = cv2.cvtColor(box, cv2.COLOR_BGR2RGB)
-        return box, cv2.cvtColor(translator(rgb), cv2.COLOR_RGB2BGR)
-
-    return translate
 
 
 def _open_writer(path: Path, fourcc: Optional[str], fps: float, size: tuple[int, int]):
@@ -550,7 +575,7 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
             frames; its ``stats`` are those of the frames before (also in ``json_path``),
             and ``output`` holds those frames as a valid video.
     """
-    translate = make_translate(translator)
+    stages = FrameTranslator(translator)
     top, left, box_h, box_w = translator.crop_box(source.size[1], source.size[0])
     frame_size = (box_w * (2 if side_by_side else 1), box_h)
     fps = source.fps or 30.0
@@ -561,11 +586,11 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
     frames = _Newest() if source.live else _Fifo(4)
     results = _Fifo(2)
     pace = 1.0 / fps if source.live and source.kind == "video" else 0.0
-    capture = _Capture(source, frames, stop, paused, pace)
-    worker = _Inference(translate, frames, results, stop, paused)
+    capture = _Capture(source, stages, frames, stop, paused, pace)
+    worker = _Inference(stages.infer, frames, results, stop, paused)
     show_both = side_by_side
     rolling = _Rolling()
-    infer_s, latency_s, snapshots = [], [], []
+    infer_s, latency_s, prepare_s, finish_s, snapshots = [], [], [], [], []
     written = 0
     last_out = None
     stopped_by, error = None, None
@@ -631,7 +656,11 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
                 continue
             if item is _END:
                 break
-            frame, box, out, seconds = item
+            frame, raw, seconds = item
+            box, finish_start = frame.box, time.perf_counter()
+            out = stages.finish(raw, box)
+            finish_s.append(time.perf_counter() - finish_start)
+            prepare_s.append(frame.prepare_s)
             produced = np.hstack([box, out]) if side_by_side else out
             if writer is not None:
                 writer.write(produced)
@@ -695,6 +724,8 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
         "end_to_end_fps": (round(written / (last_out - capture.first_at), 3)
                            if written and capture.first_at is not None and last_out > capture.first_at else None),
         "inference": latency_stats(infer_s) if infer_s else None,
+        "preprocess": latency_stats(prepare_s) if prepare_s else None,
+        "postprocess": latency_stats(finish_s) if finish_s else None,
         "latency": latency_stats(latency_s) if latency_s else None,
         "duration_s": round(time.perf_counter() - start, 3),
         "stopped_by": stopped_by,
@@ -749,4 +780,4 @@ def webcam(model: str | os.PathLike, *, camera: Optional[int] = None, video: Opt
 
 
 __all__ = ["webcam", "run", "load_translator", "open_camera", "open_video", "FrameSource", "Window", "WebcamError",
-           "RuntimeLoadError", "draw_overlay", "format_stats", "gui_available", "make_translate", "SCHEMA"]
+           "RuntimeLoadError", "draw_overlay", "format_stats", "gui_available", "FrameTranslator", "SCHEMA"]

@@ -142,7 +142,7 @@ def _indexed_frames(count):
 
 
 class _Slow:
-    """A translator that takes at least ``seconds`` per call."""
+    """A translator whose model takes at least ``seconds`` per call."""
 
     def __init__(self, translator, seconds):
         self._translator, self._seconds = translator, seconds
@@ -150,9 +150,9 @@ class _Slow:
     def __getattr__(self, name):
         return getattr(self._translator, name)
 
-    def __call__(self, image):
+    def run_raw(self, x):
         time.sleep(self._seconds)
-        return self._translator(image)
+        return self._translator.run_raw(x)
 
 
 def test_camera_keeps_only_the_newest_frame(webcam_model, tmp_path):
