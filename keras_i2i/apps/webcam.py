@@ -645,7 +645,7 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
                 if display is not None:
                     if act(display.poll(), view):
                         break
-                    if display.closed():
+                    if view is not None and display.closed():  # (not visible before its first image)
                         stopped_by = "window closed"
                         break
                 if source.live and not paused.is_set():

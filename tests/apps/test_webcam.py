@@ -345,3 +345,25 @@ def test_realtime_video_is_paced_like_a_camera(webcam_model, tmp_path):
     assert stats["source"]["live"] is True and stats["captured"] == 12
     assert stats["frames"] + stats["dropped"] <= 12
     assert stats["duration_s"] >= 11 / 60  # read at the file's 60 FPS, not as fast as it decodes
+
+
+def test_sigterm_stops_cleanly_with_a_valid_video(webcam_model, tmp_path):
+    video = write_video(tmp_path / "long.avi", synthetic_frames(90), fps=30)  # 3 s in real time
+    out, stats_path = tmp_path / "o.mp4", tmp_path / "s.json"
+    process = subprocess.Popen(
+        [sys.executable, "-m", "keras_i2i.cli", "webcam", "--model", str(webcam_model["tflite"]), "--video", str(video),
+         "--realtime", "--headless", "--output", str(out), "--json", str(stats_path)],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        deadline = time.monotonic() + 60
+        while not out.exists() and process.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        time.sleep(0.5)
+        process.terminate()
+        stdout, stderr = process.communicate(timeout=30)
+    finally:
+        process.kill()
+    assert process.returncode == 0, stderr[-2000:]
+    stats = json.loads(stats_path.read_text())
+    assert stats["stopped_by"] == "SIGTERM" and 0 < stats["frames"] < 90 and "(SIGTERM" in stdout
+    assert len(read_video(out)) == stats["frames"]  # the mp4 was finalized
