@@ -81,6 +81,15 @@ class TrainConfig:
     seed: int = 0
     deterministic: bool = False
     translate_test: bool = True
+    # Evaluation during training (keras-i2i evaluate's metrics): every eval_every epochs
+    # (0: never) on eval_split; keep_best keeps the best checkpoint by a metric, e.g.
+    # "fid" (the mean over directions) or "a2b/fid", in checkpoints/best/.
+    eval_every: int = 0
+    eval_metrics: tuple[str, ...] = ("fid", "kid")
+    eval_split: str = choices("test", "train", default="test")
+    keep_best: Optional[str] = None
+    eval_inception_weights: str = "imagenet"
+    eval_feature_size: int = 299
 
 
 @dataclasses.dataclass(frozen=True)

@@ -47,6 +47,12 @@ def _select(translators: dict, directions) -> dict:
     return {d: translators[d] for d in wanted}
 
 
+def _check_reference(translators: dict, options: dict) -> None:
+    """Before the feature network is built: a --reference folder serves one direction."""
+    if options.get("reference") is not None and len(translators) != 1:
+        raise DataError("A --reference folder is for one direction at a time; pick one with --direction.")
+
+
 def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, data=None,
                  metrics: Sequence[str] | str = ("fid", "kid"), inception_weights="imagenet",
                  feature_size: int = INCEPTION_SIZE, **options) -> EvalReport:
@@ -61,6 +67,7 @@ def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, dat
             raise RunError(f"{run_dir} has no best checkpoint (train with train.eval_every and train.keep_best).")
     cfg, model = load_run(run_dir, checkpoint)
     translators = _select({d: keras_translator(t) for d, t in model.translators().items()}, directions)
+    _check_reference(translators, options)
     paths = data_paths(data) if data is not None else resolve_paths(cfg.data)
     source = {"run": str(run_dir), "checkpoint": str(model.restored_from), "step": checkpoint_step(model.restored_from),
               "translator": "keras"}
@@ -102,6 +109,7 @@ def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Se
         run_dir = exported_run_dir(t)
         if run_dir is not None:
             run_dirs.add(run_dir)
+    _check_reference(translators, options)
     if len(sizes) != 1:
         raise DataError(f"The files have different input sizes ({sorted(sizes)}); evaluate them one at a time.")
     run_dir = run_dirs.pop() if len(run_dirs) == 1 else None

@@ -8,6 +8,7 @@ resumed run continue where they were instead of restarting at zero.
 from __future__ import annotations
 
 import json
+import logging
 import math
 import time
 from pathlib import Path
@@ -155,3 +156,85 @@ class SampleGrids(keras.callbacks.Callback):
             for name, images in named.items():
                 tf.summary.image(f"samples/{name}", (images + 1.0) / 2.0, max_outputs=len(images))
             tf.summary.image("samples/grid", grid[None].astype(np.float32) / 255.0)
+
+
+class PeriodicEvaluation(keras.callbacks.Callback):
+    """Every ``every`` epochs and after the last step (``total_steps``), unless ``guard``
+    saw a divergence, runs ``evaluate(model)`` (anything returning an object with ``flat()``, a
+    dict such as ``{"a2b/fid": ...}``), appends the values to ``metrics.jsonl`` (kind
+    ``eval``) and TensorBoard (``eval/...``), and with ``keep`` keeps the checkpoint of
+    the best value of that key in ``best_manager`` and ``best.json`` beside it.
+
+    Args:
+        evaluate: model -> result with ``flat()``.
+        every: epochs between evaluations.
+        run_dir: the run directory (``metrics.jsonl``).
+        writer: a TensorBoard summary writer.
+        keep: the key to keep the best checkpoint by (``"mean/fid"``), or None.
+        higher_is_better: which way ``keep`` improves.
+        best_manager: a ``tf.train.CheckpointManager`` for the best checkpoint.
+        total_steps: the last step of training.
+        guard: the :class:`DivergenceGuard`.
+    """
+
+    def __init__(self, evaluate, every: int, run_dir: Path, writer, keep: str | None = None,
+                 higher_is_better: bool = False, best_manager: tf.train.CheckpointManager | None = None,
+                 total_steps: int | None = None, guard: DivergenceGuard | None = None):
+        super().__init__()
+        self.evaluate = evaluate
+        self.every = max(1, int(every))
+        self.total_steps = total_steps if total_steps is not None else float("inf")
+        self.guard = guard
+        self.path = Path(run_dir) / "metrics.jsonl"
+        self.writer = writer
+        self.keep = keep
+        self.higher_is_better = higher_is_better
+        self.best_manager = best_manager
+        self.best_json = Path(best_manager.directory) / "best.json" if best_manager is not None else None
+        self.best = None
+        if self.best_json is not None and self.best_json.is_file():  # a resumed run keeps its best so far
+            previous = json.loads(self.best_json.read_text())
+            if previous.get("metric") == keep:
+                self.best = previous.get("value")
+        self.last_step = -1
+
+    def _better(self, value) -> bool:
+        if not isinstance(value, (int, float)) or not math.isfinite(value):
+            return False
+        if self.best is None:
+            return True
+        return value > self.best if self.higher_is_better else value < self.best
+
+    def run(self, epoch: int):
+        step = _step(self.model)
+        if step == self.last_step:
+            return
+        self.last_step = step
+        start = time.time()
+        values = self.evaluate(self.model).flat()
+        record = {"kind": "eval", "step": step, "epoch": epoch + 1, "seconds": round(time.time() - start, 3), **values}
+        with self.writer.as_default(step=step):
+            for name, value in values.items():
+                if isinstance(value, (int, float)) and math.isfinite(value):
+                    tf.summary.scalar(f"eval/{name}", value)
+        if self.keep is not None:
+            value = values.get(self.keep)
+            if value is None:
+                logging.getLogger(__name__).warning("The evaluation at step %d has no value for %s; keys: %s", step,
+                                                    self.keep, ", ".join(values))
+            if self._better(value):
+                self.best = value
+                path = self.best_manager.save(checkpoint_number=step)
+                from keras_i2i.utils import atomic_write_text
+
+                atomic_write_text(self.best_json, json.dumps(
+                    {"metric": self.keep, "value": value, "step": step, "epoch": epoch + 1, "checkpoint": path}, indent=2))
+                record["best"] = True
+        with open(self.path, "a") as fh:
+            fh.write(json.dumps(record) + "\n")
+
+    def on_epoch_end(self, epoch, logs=None):
+        if self.guard is not None and self.guard.diverged is not None:
+            return
+        if (epoch + 1) % self.every == 0 or _step(self.model) >= self.total_steps:
+            self.run(epoch)

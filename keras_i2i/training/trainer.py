@@ -95,6 +95,10 @@ class Trainer:
             )
         if resume and not latest_checkpoint(self.run_dir):
             raise RunDirError(f"{self.run_dir} has no checkpoint to resume from.")
+        if cfg.train.eval_every or cfg.train.keep_best:
+            from keras_i2i.metrics.runs import check_train_eval
+
+            check_train_eval(cfg.train, multiworker=isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy))
 
     def run(self) -> TrainResult:
         cfg, strategy = self.cfg, self.strategy
@@ -149,6 +153,10 @@ class Trainer:
             writer = tf.summary.create_file_writer(str(self.run_dir / "logs"))
             samples = self._sample_batch(data)
             callbacks += [RunLogger(self.run_dir, cfg.train.log_every, writer), SampleGrids(self.run_dir, samples, cfg.train.sample_every, writer)]
+            if cfg.train.eval_every:  # metrics every N epochs, the best checkpoint by train.keep_best
+                from keras_i2i.metrics.runs import periodic_evaluation
+
+                callbacks.append(periodic_evaluation(cfg, data.paths, checkpoint, self.run_dir, writer, total_steps, guard))
 
         start = int(model.step.numpy())
         interrupted = False
