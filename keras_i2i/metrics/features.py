@@ -18,6 +18,7 @@ from __future__ import annotations
 import hashlib
 import logging
 import os
+from collections import OrderedDict
 from pathlib import Path
 from typing import Callable, Optional
 
@@ -70,16 +71,19 @@ class FeatureExtractor:
         preprocess: float [0, 255] images -> the model's input range.
         description: a dict that states the protocol in reports (network, weights, size).
         batch_size: images per forward pass.
+        cache_sets: how many image sets' features to keep (least recently used go first;
+            the trainer evaluates new translations every time, the real sets stay).
     """
 
     def __init__(self, model, size: int, preprocess: Callable[[np.ndarray], np.ndarray], description: dict,
-                 batch_size: int = 32):
+                 batch_size: int = 32, cache_sets: int = 16):
         self.model = model
         self.size = int(size)
         self.preprocess = preprocess
         self.description = dict(description)
         self.batch_size = int(batch_size)
-        self._cache: dict[str, np.ndarray] = {}
+        self.cache_sets = int(cache_sets)
+        self._cache: OrderedDict[str, np.ndarray] = OrderedDict()
 
     @property
     def comparable(self) -> bool:
@@ -95,6 +99,7 @@ class FeatureExtractor:
         key = _images_key(images)
         cached = self._cache.get(key)
         if cached is not None:
+            self._cache.move_to_end(key)
             return cached
         parts = []
         for start in range(0, len(images), self.batch_size):
@@ -102,6 +107,8 @@ class FeatureExtractor:
             parts.append(np.asarray(self.model(x, training=False), np.float64).reshape(len(x), -1))
         features = np.concatenate(parts)
         self._cache[key] = features
+        while len(self._cache) > self.cache_sets:
+            self._cache.popitem(last=False)
         return features
 
 

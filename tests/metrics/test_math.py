@@ -88,3 +88,24 @@ def test_metric_registry():
     assert not METRICS.get("fid").higher_is_better and METRICS.get("rc").higher_is_better
     with pytest.raises(ValueError, match="Known metrics: fc, fid"):
         METRICS.get("lpips")
+
+
+def test_feature_cache_is_by_content_and_bounded():
+    from keras_i2i.metrics import FeatureExtractor
+
+    calls = []
+
+    def model(x, training=False):
+        calls.append(len(x))
+        return x.reshape(len(x), -1)[:, :5]
+
+    fx = FeatureExtractor(model, 8, lambda x: x, {"network": "pixels"}, batch_size=3, cache_sets=2)
+    rng = np.random.default_rng(0)
+    sets = [rng.integers(0, 256, (4, 8, 8, 3), dtype=np.uint8) for _ in range(3)]
+    first = fx(sets[0])
+    assert first.shape == (4, 5) and calls == [3, 1]
+    assert fx(sets[0].copy()) is first and calls == [3, 1]  # same pixels: cached
+    fx(sets[1]), fx(sets[2])  # the oldest set is dropped
+    assert fx(sets[2]) is not None and len(calls) == 6
+    fx(sets[0])
+    assert len(calls) == 8
