@@ -39,9 +39,13 @@ class InstanceNormalization(keras.layers.Layer):
 
     def call(self, inputs):
         x = ops.cast(inputs, "float32")
-        mean = ops.mean(x, axis=(1, 2), keepdims=True)
+        # One axis at a time: TensorFlow's float32 mean over (H, W) at once was 10x less
+        # accurate (2.7e-7 against 2e-8 on 256x256 maps of mean 0.1), which after division
+        # by a small standard deviation made a ResNet-9 drift 8e-4 from PyTorch.
+        mean = ops.mean(ops.mean(x, axis=2, keepdims=True), axis=1, keepdims=True)
         centered = x - mean
-        variance = ops.mean(centered * centered, axis=(1, 2), keepdims=True)
+        squared = centered * centered
+        variance = ops.mean(ops.mean(squared, axis=2, keepdims=True), axis=1, keepdims=True)
         y = centered * ops.rsqrt(variance + self.epsilon)
         if self.affine:
             y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
