@@ -36,6 +36,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -121,11 +122,18 @@ def bench_model(path: str, video: Path, args) -> dict:
             "pipeline_fps": stats["end_to_end_fps"], "serial_fps": round(serial, 2),
             "ratio": round(stats["end_to_end_fps"] / model_fps, 4),
             "inference_busy": round(stats["end_to_end_fps"] * stats["inference"]["mean_ms"] / 1000.0, 4),
+            # p50 ms of each thread's work per frame in the pipeline (capture: decode + prepare;
+            # main: postprocess, without the writer): the slowest bounds the rate with a core each.
+            "stages_p50_ms": {"capture": round(stats["read"]["p50_ms"] + stats["preprocess"]["p50_ms"], 3),
+                              "inference": stats["inference"]["p50_ms"], "main": stats["postprocess"]["p50_ms"]},
             "pipeline": {k: stats[k] for k in ("frames", "captured", "dropped", "capture_fps", "inference", "latency",
-                                               "preprocess", "postprocess", "frame_size", "duration_s")},
+                                               "read", "preprocess", "postprocess", "frame_size",
+                                               "duration_s")},
         })
+        stages = " ".join(f"{k} {v:.1f}" for k, v in rounds[-1]["stages_p50_ms"].items())
         print(f"  round {r + 1}: model {model['p50_ms']:.2f} ms p50 ({model_fps:.1f}/s), pipeline "
-              f"{stats['end_to_end_fps']:.1f} FPS (ratio {rounds[-1]['ratio']:.3f}), serial {serial:.1f} FPS", flush=True)
+              f"{stats['end_to_end_fps']:.1f} FPS (ratio {rounds[-1]['ratio']:.3f}), serial {serial:.1f} FPS; "
+              f"stages p50 ms: {stages}", flush=True)
     median = {key: round(statistics.median(r[key] for r in rounds), 3)
               for key in ("model_fps", "pipeline_fps", "serial_fps", "ratio", "inference_busy")}
     return {
@@ -150,6 +158,7 @@ def main(argv=None) -> int:
     parser.add_argument("--json", type=Path, default=ROOT / "benchmarks" / "results" / "webcam_fps.json")
     args = parser.parse_args(argv)
 
+    load_start = list(os.getloadavg())  # other processes share the CPU: see the note in the JSON
     with tempfile.TemporaryDirectory() as tmp:
         video = args.video or synthetic_video(Path(tmp) / "synthetic.avi", args.frames)
         source = open_video(video)
@@ -170,7 +179,7 @@ def main(argv=None) -> int:
                   "frames": None, "size": described["size"]},
         "settings": {"threads": args.threads, "resize": args.resize, "runs": args.runs, "warmup": args.warmup,
                      "repeats": args.repeats, "output": args.output},
-        "machine": machine_info(),
+        "machine": {**machine_info(), "loadavg_1_5_15_start": load_start, "loadavg_1_5_15_end": list(os.getloadavg())},
         "results": results,
     }
     report["video"]["frames"] = results[0]["rounds"][0]["pipeline"]["captured"] if results else None

@@ -32,10 +32,10 @@ of the frames written so far.
 Stats (returned, printed by the CLI, saved as JSON with ``json_path``): ``frames``
 (translated and written/shown), ``captured``, ``dropped`` (replaced before the model got
 to them), ``capture_fps`` (frames read per second between the first and the last read),
-``inference`` (p50/p95/mean/min ms of the model call), ``preprocess`` and
-``postprocess`` (the pixel work around it, ms), ``end_to_end_fps`` (frames / seconds
-from the first frame's capture to the last frame's output), ``latency`` (capture to
-output, per frame, ms).
+``inference`` (p50/p95/mean/min ms of the model call), ``read`` (decoding or waiting
+for a frame), ``preprocess`` and ``postprocess`` (the pixel work around the model),
+``end_to_end_fps`` (frames / seconds from the first frame's capture to the last frame's
+output), ``latency`` (capture to output, per frame, ms).
 
 Imports neither TensorFlow nor Keras unless the model is a run directory (the Keras
 translator, for comparison with the exported files).
@@ -401,6 +401,7 @@ class _Frame:
     box: np.ndarray  # BGR, the part of the frame that is translated
     x: np.ndarray  # the model input batch
     captured_at: float
+    read_s: float
     prepare_s: float
 
 
@@ -454,6 +455,7 @@ class _Capture(threading.Thread):
                     delay = start + self.captured * self.pace - time.perf_counter()
                     if delay > 0 and self.stop.wait(delay):
                         break
+                read_start = time.perf_counter()
                 ok, image = self.source.read()
                 now = time.perf_counter()
                 if not ok or image is None:
@@ -463,7 +465,7 @@ class _Capture(threading.Thread):
                     self.first_at = now
                 self.last_at = now
                 box, x = self.stages.prepare(image)
-                frame = _Frame(self.captured, box, x, now, time.perf_counter() - now)
+                frame = _Frame(self.captured, box, x, now, now - read_start, time.perf_counter() - now)
                 self.captured += 1
                 if self.mailbox.put(frame, self.stop) and not self.paused.is_set():
                     self.dropped += 1
@@ -580,7 +582,13 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
     frame_size = (box_w * (2 if side_by_side else 1), box_h)
     fps = source.fps or 30.0
     output = Path(output) if output is not None else None
-    writer = _open_writer(output, fourcc, fps, frame_size) if output is not None else None
+    try:
+        writer = _open_writer(output, fourcc, fps, frame_size) if output is not None else None
+    except BaseException:
+        source.release()
+        if display is not None:
+            display.close()
+        raise
 
     stop, paused = threading.Event(), threading.Event()
     frames = _Newest() if source.live else _Fifo(4)
@@ -590,7 +598,7 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
     worker = _Inference(stages.infer, frames, results, stop, paused)
     show_both = side_by_side
     rolling = _Rolling()
-    infer_s, latency_s, prepare_s, finish_s, snapshots = [], [], [], [], []
+    infer_s, latency_s, read_s, prepare_s, finish_s, snapshots = [], [], [], [], [], []
     written = 0
     last_out = None
     stopped_by, error = None, None
@@ -610,7 +618,12 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
             stopped_by = "key"
             return True
         if what == "pause":
-            paused.clear() if paused.is_set() else paused.set()
+            if paused.is_set():
+                paused.clear()
+            else:
+                paused.set()
+                if view is not None:  # say so on the frozen view
+                    display.show(draw_overlay(view, rolling.lines(translator.backend, True)))
         elif what == "side-by-side":
             show_both = not show_both
         elif what == "snapshot" and view is not None:
@@ -661,6 +674,7 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
             out = stages.finish(raw, box)
             finish_s.append(time.perf_counter() - finish_start)
             prepare_s.append(frame.prepare_s)
+            read_s.append(frame.read_s)
             produced = np.hstack([box, out]) if side_by_side else out
             if writer is not None:
                 writer.write(produced)
@@ -724,6 +738,7 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
         "end_to_end_fps": (round(written / (last_out - capture.first_at), 3)
                            if written and capture.first_at is not None and last_out > capture.first_at else None),
         "inference": latency_stats(infer_s) if infer_s else None,
+        "read": latency_stats(read_s) if read_s else None,
         "preprocess": latency_stats(prepare_s) if prepare_s else None,
         "postprocess": latency_stats(finish_s) if finish_s else None,
         "latency": latency_stats(latency_s) if latency_s else None,

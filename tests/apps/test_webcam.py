@@ -246,16 +246,20 @@ def test_keys_overlay_snapshot_pause_and_quit(webcam_model, synthetic_video, tmp
     from keras_i2i.runtime import load
 
     translator = load(webcam_model["tflite"], num_threads=1, resize="crop")
-    display = _ScriptedDisplay({1: ord("v"), 2: ord("s"), 3: ord(" "), 6: ord("q")})
+    display = _ScriptedDisplay({1: ord("v"), 2: ord("s"), 3: ord(" "), 7: ord("q")})
     lines = []
     stats = run(translator, open_video(synthetic_video), display=display, output=tmp_path / "o.avi", fourcc="FFV1",
                 snapshot_dir=tmp_path / "snaps", echo=lines.append)
     assert stats["stopped_by"] == "key" and stats["frames"] == 6 and display.closed_called
     assert display.polls_while_paused == display.pause_polls  # shown nothing new until space again
     widths = [image.shape[1] for image in display.shown]
-    assert widths == [HEIGHT] + [2 * HEIGHT] * 5  # v: input | output in the window from frame 2
+    assert widths == [HEIGHT] + [2 * HEIGHT] * 6  # v: input | output in the window from frame 2
     written = read_video(tmp_path / "o.avi")
     assert len(written) == 6 and all(f.shape == (HEIGHT, HEIGHT, 3) for f in written)  # the file keeps its layout
+    # Space showed the same frame again with a third overlay line (PAUSED): a taller overlay.
+    raw = np.hstack([_translate_like_webcam(translator, read_video(synthetic_video)[2])[0], written[2]])
+    overlay_rows = [np.nonzero(np.any(display.shown[i] != raw, axis=2))[0].max() for i in (2, 3)]
+    assert overlay_rows[1] > overlay_rows[0]
     # The overlay covers the top-left corner only; elsewhere the window shows the output.
     first = display.shown[0]
     changed = np.any(first != written[0], axis=2)
