@@ -264,11 +264,12 @@ def _finite(value):
     return value
 
 
-def _clean(obj):
+def jsonable(obj):
+    """``obj`` with numpy scalars as Python numbers and inf/nan as "inf"/None (strict JSON)."""
     if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
+        return {k: jsonable(v) for k, v in obj.items()}
     if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
+        return [jsonable(v) for v in obj]
     if isinstance(obj, (np.floating, np.integer)):
         obj = obj.item()
     return _finite(obj)
@@ -304,7 +305,7 @@ class EvalReport:
         if self.baseline is not None:
             out["baseline"] = {"translator": "identity (the source image as its own translation)",
                                "results": self.baseline}
-        return _clean(out)
+        return jsonable(out)
 
     def write_json(self, path: str | os.PathLike) -> None:
         atomic_write_text(path, json.dumps(self.to_json(), indent=2) + "\n")
@@ -359,7 +360,7 @@ def append_jsonl(path: str | os.PathLike, record: dict) -> None:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "a", encoding="utf-8") as fh:
-        fh.write(json.dumps(_clean(record)) + "\n")
+        fh.write(json.dumps(jsonable(record)) + "\n")
 
 
 def checkpoint_step(path: Optional[str]) -> Optional[int]:

@@ -76,7 +76,7 @@ class FeatureExtractor:
     """
 
     def __init__(self, model, size: int, preprocess: Callable[[np.ndarray], np.ndarray], description: dict,
-                 batch_size: int = 32, cache_sets: int = 16):
+                 batch_size: int = 16, cache_sets: int = 16):
         self.model = model
         self.size = int(size)
         self.preprocess = preprocess
@@ -126,7 +126,7 @@ def _randomize(model, seed: int) -> None:
 
 
 def inception_v3(weights: Optional[str | os.PathLike] = "imagenet", size: int = INCEPTION_SIZE, seed: int = 0,
-                 batch_size: int = 32) -> FeatureExtractor:
+                 batch_size: int = 16) -> FeatureExtractor:
     """The InceptionV3 pool-feature extractor.
 
     Args:

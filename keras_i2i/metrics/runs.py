@@ -153,7 +153,13 @@ def record(report: EvalReport, run_dir=None, json_path=None) -> Optional[Path]:
 def make_evaluator(cfg, paths):
     """``model -> EvalReport`` for the trainer: ``cfg.train.eval_metrics`` of every
     translator on ``cfg.train.eval_split``, features built once, images read once."""
+    from keras_i2i.config import ConfigError
+
     t = cfg.train
+    missing = [d for d in "ab" if getattr(paths, f"{t.eval_split}_{d}", None) is None]
+    if missing:
+        raise ConfigError(f"train.eval_split={t.eval_split}, but the data has no {t.eval_split} folder for domain "
+                          f"{', '.join(m.upper() for m in missing)}; set train.eval_split=train or add the folders.")
     features = inception_v3(t.eval_inception_weights, t.eval_feature_size)
     images = ImageStore(cfg.data.crop_size)
 

@@ -44,3 +44,14 @@ def test_eval_settings_fail_before_training(tiny_config, tmp_path, extra, messag
     with pytest.raises(ConfigError, match=message):
         Trainer(tiny_config(**extra), tmp_path / "run", verbose=0)
     assert not (tmp_path / "run").exists()
+
+
+def test_eval_on_a_missing_test_split_fails_before_the_first_step(tiny_config, tmp_path, emoji_root):
+    import shutil
+
+    for domain in "AB":
+        shutil.rmtree(emoji_root / f"test{domain}")
+    cfg = tiny_config(**EVAL, **{"train.eval_every": 1})
+    with pytest.raises(ConfigError, match="no test folder for domain A, B"):
+        Trainer(cfg, tmp_path / "run", verbose=0).run()
+    assert latest_checkpoint(tmp_path / "run") is None
