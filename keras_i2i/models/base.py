@@ -117,11 +117,22 @@ class TranslationModel(keras.Model):
         n = replicas.num_replicas_in_sync if replicas is not None else 1
         return self._optimizers[name].scale_loss(loss / n)
 
-    def apply_gradients(self, name: str, tape: tf.GradientTape, scaled_loss):
-        """Differentiate ``scaled_loss`` (from :meth:`scaled_loss`) and update player ``name``."""
+    def apply_gradients(self, name: str, tape: tf.GradientTape, scaled_loss, when=None):
+        """Differentiate ``scaled_loss`` (from :meth:`scaled_loss`) and update player ``name``.
+
+        ``when``: an optional boolean scalar, the same on every replica (reduce it across
+        replicas first). Where it is false the update is skipped altogether: weights,
+        optimizer moments and the player's iteration count stay as they were (a
+        gradient multiplied by zero would still move Adam's weights through its
+        momentum).
+        """
         variables = self.variables_for(name)
         grads = tape.gradient(scaled_loss, variables)
-        self._optimizers[name].apply(grads, variables)
+        optimizer = self._optimizers[name]
+        if when is None:
+            optimizer.apply(grads, variables)
+            return
+        _apply_when(optimizer, grads, variables, when)
 
     def get_config(self):
         return {"config": dataclasses.asdict(self.config), "image_size": self.image_size, "seed": self.seed}
@@ -129,3 +140,37 @@ class TranslationModel(keras.Model):
     @classmethod
     def from_config(cls, config):
         return cls(**config)
+
+
+def _apply_when(optimizer, grads, variables, when):
+    """``optimizer.apply(grads, variables)`` only where ``when`` is true.
+
+    Strategies that synchronize through ``merge_call`` (MirroredStrategy) cannot run it
+    inside a ``cond`` built in a replica context, so the ``cond`` is built in the
+    cross-replica context and applies the update on each replica from there, as
+    ``keras.optimizers.LossScaleOptimizer`` does to skip non-finite steps.
+    """
+
+    def update(g):
+        optimizer.apply(g, variables)
+
+    if tf.distribute.in_cross_replica_context():
+        raise ValueError("apply_gradients(when=...) must be called in a replica context (inside train_step).")
+    if tf.__internal__.distribute.strategy_supports_no_merge_call():
+        def apply_here():
+            update(grads)
+            return tf.constant(True)
+
+        tf.cond(when, apply_here, lambda: tf.constant(False))
+        return
+
+    def cross_replica(distribution, grads, when):
+        flag = distribution.experimental_local_results(when)[0]
+
+        def apply_on_replicas():
+            distribution.extended.call_for_each_replica(update, args=(grads,))
+            return tf.constant(True)
+
+        tf.cond(flag, apply_on_replicas, lambda: tf.constant(False))
+
+    tf.distribute.get_replica_context().merge_call(cross_replica, args=(grads, when))
