@@ -371,3 +371,19 @@ def test_sigterm_stops_cleanly_with_a_valid_video(webcam_model, tmp_path):
     stats = json.loads(stats_path.read_text())
     assert stats["stopped_by"] == "SIGTERM" and 0 < stats["frames"] < 90 and "(SIGTERM" in stdout
     assert len(read_video(out)) == stats["frames"]  # the mp4 was finalized
+
+
+def test_backend_choice_with_a_run_directory(webcam_model, synthetic_video, tmp_path):
+    run = webcam_model["run"]
+    for backend, file in (("litert", "a2b.fp32.tflite"), ("onnx", "a2b.onnx")):
+        result = _invoke("--model", run, "--backend", backend, "--video", synthetic_video, "--headless",
+                         "--max-frames", 2, "--json", tmp_path / f"{backend}.json")
+        assert result.exit_code == 0, result.output
+        stats = json.loads((tmp_path / f"{backend}.json").read_text())
+        assert stats["backend"] == backend and stats["model"] == str(run / "export" / file) and stats["frames"] == 2
+    result = _invoke("--model", webcam_model["tflite"], "--backend", "keras", "--video", synthetic_video, "--headless")
+    assert result.exit_code == 1 and "--backend keras needs a run directory" in result.output
+    (tmp_path / "bare_run").mkdir()
+    (tmp_path / "bare_run" / "config.yaml").write_text((run / "config.yaml").read_text())
+    result = _invoke("--model", tmp_path / "bare_run", "--backend", "litert", "--video", synthetic_video, "--headless")
+    assert result.exit_code == 1 and "has no exported .tflite file for a2b" in result.output
