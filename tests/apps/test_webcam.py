@@ -169,7 +169,7 @@ def test_camera_keeps_only_the_newest_frame(webcam_model, tmp_path):
     indices = [int(round(f[:, :WIDTH // 4].mean() / 4)) for f in written]
     assert len(written) == stats["frames"] and stats["captured"] == 60
     assert stats["dropped"] > 0 and stats["frames"] + stats["dropped"] <= 60
-    assert indices == sorted(set(indices)) and indices[0] == 0  # newest first, never an old one again
+    assert indices == sorted(set(indices))  # never an older frame after a newer one
     assert max(np.diff(indices)) > 1  # frames were skipped, not queued
 
 
@@ -201,8 +201,8 @@ def test_camera_that_hangs_times_out(webcam_model, tmp_path):
     try:
         source = _live_source(synthetic_frames(), 0.01, stop_after=3, hang=hang)
         start = time.perf_counter()
-        with pytest.raises(WebcamError, match=r"none for 0.3 s after 3 frame"):
-            run(load(webcam_model["tflite"]), source, output=tmp_path / "o.avi", frame_timeout=0.3)
+        with pytest.raises(WebcamError, match=r"none for 1 s after 3 frame"):
+            run(load(webcam_model["tflite"]), source, output=tmp_path / "o.avi", frame_timeout=1.0)
         assert time.perf_counter() - start < 10
         assert len(read_video(tmp_path / "o.avi")) == 3
     finally:
@@ -362,7 +362,7 @@ def test_sigterm_stops_cleanly_with_a_valid_video(webcam_model, tmp_path):
         deadline = time.monotonic() + 60
         while not out.exists() and process.poll() is None and time.monotonic() < deadline:
             time.sleep(0.05)
-        time.sleep(0.5)
+        time.sleep(1.0)
         process.terminate()
         stdout, stderr = process.communicate(timeout=30)
     finally:
