@@ -130,6 +130,7 @@ class XGAN(TranslationModel):
         self.decoder_a, self.decoder_b = self._chain("decoder_a", self.dec_shared, self.dec_a), \
             self._chain("decoder_b", self.dec_shared, self.dec_b)
         self.reversal = GradientReversal(name="gradient_reversal")
+        self.reversal.build((None, cfg.embedding_dim))
         self.classifier = domain_classifier(cfg.embedding_dim, cfg.classifier_units, cfg.init_gain)
         disc = DISCRIMINATORS.get(cfg.discriminator)
         d_kwargs = dict(ndf=cfg.ndf, n_layers=cfg.n_layers_d, norm=cfg.norm_d, init_gain=cfg.init_gain,
@@ -141,7 +142,7 @@ class XGAN(TranslationModel):
         self.rec_loss = RECONSTRUCTION_LOSSES[cfg.rec_loss]
         self.distance = EMBEDDING_DISTANCES[cfg.semantic_distance]
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.LOSS_NAMES}
-        self.built = True
+        self.built = True  # every layer above is built; fit must not try to build from data
 
     def _chain(self, name, first, second):
         """``second(first(x))`` as one functional model (a missing part is skipped)."""
