@@ -230,7 +230,7 @@ def datasets_list():
 
     for name, path in BUNDLED_DATASETS.items():
         click.echo(f"{name:24s} bundled      {path}")
-    for info in ds.list_datasets():
+    for info in [*ds.list_datasets(), *ds.list_domain_datasets()]:
         root = ds.resolve_dataset_root(info.name)
         state = str(root) if root else (f"~{info.size_mb:.0f} MB" if info.size_mb else "")
         click.echo(f"{info.name:24s} {'downloaded' if root else 'download':12s} {state}  {info.description}")

@@ -22,17 +22,25 @@ A dataset ``name`` ends up in ``<cache_dir>/<name>/`` with ``trainA/`` and
 honoured like Keras does). The download host can be replaced (a mirror, or a
 local server in tests) with ``base_url`` or ``$KERAS_I2I_DATASET_URL``.
 
+One-domain datasets (:data:`DOMAIN_DATASETS`: Google's CartoonSet) hold the
+images of a single domain, to pair with a folder of your own (``data.b:
+cartoonset10k``). They are ``.tgz`` archives, checked member by member the same
+way, and laid out as ``<cache_dir>/<name>/train/``, ``test/`` (every 20th image by
+file name) and ``attributes/`` (the per-image CSV files).
+
 Keras (and so TensorFlow) is imported only when something is downloaded, so
 listing datasets and resolving cached ones stays fast.
 """
 
 from __future__ import annotations
 
+import gzip
 import logging
 import os
 import re
 import shutil
 import stat
+import tarfile
 import tempfile
 import zipfile
 import zlib
@@ -44,6 +52,7 @@ logger = logging.getLogger(__name__)
 __all__ = [
     "CYCLEGAN_DATASETS",
     "DEFAULT_BASE_URL",
+    "DOMAIN_DATASETS",
     "ENV_DATASET_URL",
     "ENV_DATA_DIR",
     "DatasetError",
@@ -53,6 +62,7 @@ __all__ = [
     "default_cache_dir",
     "download_dataset",
     "list_datasets",
+    "list_domain_datasets",
     "resolve_dataset_root",
 ]
 
@@ -98,6 +108,9 @@ class DatasetInfo:
             zip CRC-32s and the layout check are the integrity checks).
         description: One line for ``keras-i2i datasets list``.
         size_mb: Approximate archive size in MB (10**6 bytes), informational.
+        kind: ``"unpaired"`` (a zip with ``trainA/``, ``trainB/`` ...) or
+            ``"domain"`` (a ``.tgz`` of one domain's images, see
+            :data:`DOMAIN_DATASETS`).
     """
 
     name: str
@@ -105,6 +118,12 @@ class DatasetInfo:
     sha256: str | None
     description: str
     size_mb: float | None
+    kind: str = "unpaired"
+
+    @property
+    def file_name(self) -> str:
+        """The archive's file name (the last part of its URL)."""
+        return self.url.rsplit("/", 1)[-1]
 
 
 def _cyclegan(name: str, description: str, size_mb: float) -> DatasetInfo:
@@ -182,9 +201,51 @@ CYCLEGAN_DATASETS: dict[str, DatasetInfo] = {
 }
 
 
+# Google's CartoonSet (Royer et al., XGAN, 2017; CC-BY 4.0): 2D avatar faces,
+# 500x500 PNGs, each with a CSV of its attributes. The project page
+# https://google.github.io/cartoonset/ links the archives as
+# https://storage.cloud.google.com/cartoonset_public_files/<name>.tgz, an address
+# that asks a browser to sign in; storage.googleapis.com serves the same public
+# objects without one. The sizes are not recorded here (unknown to us).
+CARTOONSET_BASE_URL = "https://storage.googleapis.com/cartoonset_public_files"
+
+#: One-domain datasets, to pair with a folder of your own through ``data.a``/``data.b``.
+DOMAIN_DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            name="cartoonset10k",
+            url=f"{CARTOONSET_BASE_URL}/cartoonset10k.tgz",
+            sha256=None,
+            description="10,000 CartoonSet avatar faces (Google, CC-BY 4.0), 500x500 PNG + attribute CSVs",
+            size_mb=None,
+            kind="domain",
+        ),
+        DatasetInfo(
+            name="cartoonset100k",
+            url=f"{CARTOONSET_BASE_URL}/cartoonset100k.tgz",
+            sha256=None,
+            description="100,000 CartoonSet avatar faces (Google, CC-BY 4.0), 500x500 PNG + attribute CSVs",
+            size_mb=None,
+            kind="domain",
+        ),
+    )
+}
+
+#: Split folders of an unpacked one-domain dataset.
+DOMAIN_SUBDIRS = ("train", "test", "attributes")
+#: One image in this many (by file name) goes to ``test/``.
+DOMAIN_TEST_EVERY = 20
+
+
 def list_datasets() -> list[DatasetInfo]:
     """Return the downloadable datasets, in registry order."""
     return list(CYCLEGAN_DATASETS.values())
+
+
+def list_domain_datasets() -> list[DatasetInfo]:
+    """Return the downloadable one-domain datasets (CartoonSet)."""
+    return list(DOMAIN_DATASETS.values())
 
 
 def default_cache_dir() -> Path:
@@ -205,11 +266,12 @@ def resolve_dataset_root(
 ) -> Path | None:
     """Return where dataset ``name`` is already unpacked, or ``None``.
 
-    Only a folder with a valid layout (``trainA/`` and ``trainB/``) counts.
+    Only a folder with a valid layout (``trainA/`` and ``trainB/``; ``train/``
+    for a one-domain dataset) counts.
     """
-    _get_info(name)
+    info = _get_info(name)
     root = _cache_path(cache_dir) / name
-    return root if _has_layout(root) else None
+    return root if _has_layout(root, info.kind) else None
 
 
 def download_dataset(
@@ -247,15 +309,18 @@ def download_dataset(
     cache = _cache_path(cache_dir)
     target = cache / name
 
-    if not force and _has_layout(target):
+    if not force and _has_layout(target, info.kind):
         logger.info("Dataset %r already available at %s", name, target)
         return target
 
     _ensure_writable(cache)
     url = _dataset_url(info, base_url)
-    archive = _fetch_archive(name, url, cache, expected_sha, force)
+    archive = _fetch_archive(name, url, cache, expected_sha, force, info.file_name)
     try:
-        _install_archive(archive, target)
+        if info.kind == "domain":
+            _install_domain_archive(archive, target)
+        else:
+            _install_archive(archive, target)
     except DatasetError:
         # Unsafe, corrupt or wrongly laid out: never reuse this archive. On
         # other errors (interrupt, disk full) it is kept for the next attempt.
@@ -273,9 +338,9 @@ def download_dataset(
 
 def _get_info(name: str) -> DatasetInfo:
     try:
-        return CYCLEGAN_DATASETS[name]
+        return {**CYCLEGAN_DATASETS, **DOMAIN_DATASETS}[name]
     except (KeyError, TypeError):
-        known = ", ".join(CYCLEGAN_DATASETS)
+        known = ", ".join([*CYCLEGAN_DATASETS, *DOMAIN_DATASETS])
         raise UnknownDatasetError(
             f"Unknown dataset {name!r}. Known datasets: {known}."
         ) from None
@@ -291,7 +356,7 @@ def _dataset_url(info: DatasetInfo, base_url: str | None) -> str:
     base = base_url if base_url is not None else os.environ.get(ENV_DATASET_URL)
     if not base:
         return info.url
-    return f"{base.rstrip('/')}/{info.name}.zip"
+    return f"{base.rstrip('/')}/{info.file_name}"
 
 
 def _normalize_sha256(sha256: str | None) -> str | None:
@@ -319,7 +384,9 @@ def _ensure_writable(cache: Path) -> None:
         )
 
 
-def _has_layout(root: Path) -> bool:
+def _has_layout(root: Path, kind: str = "unpaired") -> bool:
+    if kind == "domain":
+        return (root / "train").is_dir()
     return all((root / sub).is_dir() for sub in REQUIRED_SUBDIRS)
 
 
@@ -336,12 +403,12 @@ def _remove_file(path: Path) -> None:
 
 
 def _fetch_archive(
-    name: str, url: str, cache: Path, sha256: str | None, force: bool
+    name: str, url: str, cache: Path, sha256: str | None, force: bool, fname: str | None = None
 ) -> Path:
-    """Download ``{name}.zip`` into ``cache`` with Keras; return its path."""
+    """Download ``fname`` (default ``{name}.zip``) into ``cache`` with Keras; return its path."""
     from keras.utils import get_file  # Lazy: importing Keras is slow.
 
-    fname = f"{name}.zip"
+    fname = fname or f"{name}.zip"
     logger.info("Downloading dataset %r from %s", name, url)
     try:
         path = get_file(
@@ -534,3 +601,106 @@ def _replace_dir(src: Path, target: Path) -> None:
         shutil.rmtree(old, ignore_errors=True)
     else:
         os.replace(src, target)
+
+
+# --------------------------------------------------------------------------
+# One-domain datasets (.tgz): safe extraction into train/, test/, attributes/
+# --------------------------------------------------------------------------
+
+
+def _install_domain_archive(archive: Path, target: Path) -> None:
+    """Unpack a one-domain ``.tgz`` so that ``target`` holds ``train/``, ``test/``
+    and ``attributes/``; staged beside ``target`` and moved in with :func:`os.replace`.
+
+    The archive's own folders (``cartoonset10k/`` or ``cartoonset100k/0/`` ...) are
+    flattened: images go to ``train/`` or, one in :data:`DOMAIN_TEST_EVERY` by file
+    name, to ``test/``; ``.csv`` files go to ``attributes/``; anything else is skipped.
+    """
+    from keras_i2i.data.images import IMAGE_EXTENSIONS
+
+    _remove_stale_partials(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_PARTIAL_PREFIX}", dir=target.parent))
+    try:
+        root = staging / "extract"
+        root.mkdir()
+        for sub in DOMAIN_SUBDIRS:
+            (root / sub).mkdir()
+        with open(archive, "rb") as fh:
+            magic = fh.read(2)
+        if magic != b"\x1f\x8b":
+            raise DatasetError(
+                f"The downloaded file {archive.name} is not a gzip archive (it starts with {magic!r}); a "
+                "storage.cloud.google.com address answers with a sign-in page instead of the file. "
+                f"It has been deleted; download from {CARTOONSET_BASE_URL} (the default) or a mirror."
+            )
+        try:
+            with tarfile.open(archive, "r:gz") as tar:
+                members = tar.getmembers()
+                for member in members:
+                    _check_tar_member(member, root)
+                files = [m for m in members if m.isfile()]
+                images = sorted(
+                    (m for m in files if PurePosixPath(m.name).suffix.lower() in IMAGE_EXTENSIONS),
+                    key=lambda m: PurePosixPath(m.name).name,
+                )
+                names = [PurePosixPath(m.name).name for m in images]
+                if len(set(names)) != len(names):
+                    raise DatasetError(f"The archive {archive.name} has two images with the same file name.")
+                if not images:
+                    raise DatasetError(
+                        f"The archive {archive.name} holds no images; nothing was installed. Check the download "
+                        f"URL (base_url / ${ENV_DATASET_URL})."
+                    )
+                split = {m.name: "test" if i % DOMAIN_TEST_EVERY == DOMAIN_TEST_EVERY - 1 else "train"
+                         for i, m in enumerate(images)}
+                _check_free_space_bytes(sum(m.size for m in files), root)
+                logger.info("Extracting %d images from %s", len(images), archive.name)
+                for member in files:
+                    base = PurePosixPath(member.name).name
+                    if member.name in split:
+                        dest = root / split[member.name] / base
+                    elif base.lower().endswith(".csv"):
+                        dest = root / "attributes" / base
+                    else:
+                        continue
+                    src = tar.extractfile(member)
+                    with src, open(dest, "wb") as dst:
+                        shutil.copyfileobj(src, dst, length=1 << 20)
+        except (tarfile.TarError, EOFError, zlib.error, gzip.BadGzipFile) as exc:
+            raise DatasetError(
+                f"The downloaded archive {archive.name} is corrupt ({exc}). It has been deleted; retry the "
+                "download (the transfer was probably interrupted)."
+            ) from exc
+        _replace_dir(root, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
+def _check_tar_member(member: tarfile.TarInfo, dest: Path) -> None:
+    """Raise :class:`UnsafeArchiveError` unless ``member`` is a plain file or folder
+    that stays in ``dest``."""
+    name = member.name
+    if member.issym() or member.islnk():
+        reason = "it is a link"
+    elif not (member.isfile() or member.isdir()):
+        reason = "it is not a plain file or folder"
+    elif name.startswith(("/", "\\")) or _DRIVE_RE.match(name):
+        reason = "it has an absolute path"
+    elif ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        reason = "its path contains '..'"
+    elif not _resolves_inside(dest / name, dest):
+        reason = "its path resolves outside the target folder"
+    else:
+        return
+    raise UnsafeArchiveError(
+        f"Refusing to extract archive member {name!r}: {reason}. The archive is unsafe; nothing was extracted."
+    )
+
+
+def _check_free_space_bytes(needed: int, dest: Path) -> None:
+    free = shutil.disk_usage(dest).free
+    if needed > free:
+        raise DatasetError(
+            f"Not enough disk space to unpack the dataset: it needs {needed / 1e6:.1f} MB, "
+            f"{free / 1e6:.1f} MB are free in {dest}. Free some space or set ${ENV_DATA_DIR} to another disk."
+        )

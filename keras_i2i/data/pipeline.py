@@ -47,16 +47,39 @@ def _layout(root: Path) -> DomainPaths:
                        test_b if test_b.is_dir() else None)
 
 
+def _domain_source(value: str, download: bool) -> tuple[Path, Optional[Path]]:
+    """The train and test folders of a ``data.a``/``data.b`` value: a folder, or the name
+    of a one-domain dataset (``cartoonset10k``) when no such folder exists."""
+    from keras_i2i.data import datasets
+
+    path = Path(value).expanduser()
+    if path.exists() or value not in datasets.DOMAIN_DATASETS:
+        return path, None
+    root = datasets.resolve_dataset_root(value)
+    if root is None:
+        if not download:
+            raise DataError(
+                f"Dataset {value!r} is not downloaded. Run `keras-i2i datasets download {value}` "
+                "or add --set data.download=true."
+            )
+        root = datasets.download_dataset(value)
+    test = root / "test"
+    return root / "train", test if test.is_dir() else None
+
+
 def resolve_paths(data) -> DomainPaths:
     """Folders of the two domains from a ``DataConfig``: ``a``/``b`` win over ``root``,
-    which wins over ``dataset`` (bundled ``emoji`` or a standard CycleGAN dataset)."""
+    which wins over ``dataset`` (bundled ``emoji`` or a standard CycleGAN dataset).
+    ``a`` or ``b`` may name a one-domain dataset (``cartoonset10k``) instead of a folder."""
     if data.a or data.b:
         if not (data.a and data.b):
             raise DataError("Set both data.a and data.b (two folders of images), or data.root.")
+        train_a, test_a = _domain_source(data.a, data.download)
+        train_b, test_b = _domain_source(data.b, data.download)
         return DomainPaths(
-            Path(data.a).expanduser(), Path(data.b).expanduser(),
-            Path(data.test_a).expanduser() if data.test_a else None,
-            Path(data.test_b).expanduser() if data.test_b else None,
+            train_a, train_b,
+            Path(data.test_a).expanduser() if data.test_a else test_a,
+            Path(data.test_b).expanduser() if data.test_b else test_b,
         )
     if data.root:
         root = Path(data.root).expanduser()
