@@ -689,6 +689,9 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
                 key = display.show(draw_overlay(view, rolling.lines(translator.backend, paused.is_set())))
                 if act(key, view):
                     break
+                if display.closed():
+                    stopped_by = "window closed"
+                    break
             if max_frames is not None and written >= max_frames:
                 stopped_by = "max-frames"
                 break

@@ -387,3 +387,31 @@ def test_backend_choice_with_a_run_directory(webcam_model, synthetic_video, tmp_
     (tmp_path / "bare_run" / "config.yaml").write_text((run / "config.yaml").read_text())
     result = _invoke("--model", tmp_path / "bare_run", "--backend", "litert", "--video", synthetic_video, "--headless")
     assert result.exit_code == 1 and "has no exported .tflite file for a2b" in result.output
+
+
+def test_window_path_with_a_stand_in_gui(webcam_model, synthetic_video, monkeypatch):
+    """The real Window class over stand-ins for OpenCV's GUI calls (this OpenCV has none)."""
+    import cv2
+
+    from keras_i2i.apps import webcam as app
+
+    calls = {"imshow": [], "destroyed": 0}
+    monkeypatch.setattr(app, "_gui_backend", lambda: "GTK+ 3.x")
+    monkeypatch.setenv("DISPLAY", ":0")
+    monkeypatch.setattr(cv2, "namedWindow", lambda title, flags=0: calls.setdefault("named", title))
+    monkeypatch.setattr(cv2, "imshow", lambda title, image: calls["imshow"].append((title, image.shape)))
+    # q (with a modifier bit set: key codes are masked to 8 bits) while the third frame is shown
+    monkeypatch.setattr(cv2, "waitKey", lambda ms=0: 0x10071 if len(calls["imshow"]) == 3 else -1)
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda title, prop: 1.0)
+    monkeypatch.setattr(cv2, "destroyWindow", lambda title: calls.__setitem__("destroyed", calls["destroyed"] + 1))
+    stats = app.webcam(webcam_model["tflite"], video=synthetic_video, side_by_side=True)
+    assert stats["stopped_by"] == "key" and stats["frames"] == 3
+    assert calls["named"] == app.WINDOW_TITLE and calls["destroyed"] == 1
+    assert calls["imshow"] == [(app.WINDOW_TITLE, (HEIGHT, 2 * HEIGHT, 3))] * 3
+
+    calls["imshow"].clear()
+    monkeypatch.setattr(cv2, "waitKey", lambda ms=0: -1)
+    # The user closes the window while the third frame is shown.
+    monkeypatch.setattr(cv2, "getWindowProperty", lambda title, prop: 0.0 if len(calls["imshow"]) >= 3 else 1.0)
+    stats = app.webcam(webcam_model["tflite"], video=synthetic_video)
+    assert stats["stopped_by"] == "window closed" and stats["frames"] == 3 and len(calls["imshow"]) == 3
