@@ -8,5 +8,5 @@ from keras_i2i.models.imported import ImportedConfig, ImportedGenerators
 
 __all__ = [
     "MODELS", "CycleGAN", "CycleGANConfig", "ImportedConfig", "ImportedGenerators", "TranslationModel", "build_model",
-    "register_model",
+    "register_model", "XGAN", "XGANConfig",
 ]
