@@ -154,4 +154,8 @@ def image_function(translator, size: int, io: str):
                 y = tf.cast(y, tf.uint8)
         return tf.identity(y, name=OUTPUT_NAME)
 
+    from keras_i2i.layers.normalization import single_reduction_statistics
+
+    with single_reduction_statistics():  # traced now; converters reuse this trace
+        translate.get_concrete_function()
     return translate

@@ -69,9 +69,12 @@ def test_int8_network_is_integer_and_io_is_plain_pixels(full_export):
 
     report, out = full_export
     result = report.result("a2b.int8.tflite")
-    # Only the pixel conversions at the edges compute in float; convolutions are int8.
-    assert set(result["checks"]["float_ops"]) <= {"ADD", "SUB", "MUL", "MINIMUM", "MAXIMUM", "RELU", "ROUND"}
-    assert result["checks"]["ops"]["CONV_2D"] > 0
+    # Only the pixel conversions at the edges and the instance norms compute in float;
+    # convolutions are int8.
+    float_ops = result["checks"]["float_ops"]
+    assert set(float_ops) <= {"ADD", "SUB", "MUL", "MINIMUM", "MAXIMUM", "RELU", "ROUND", "MEAN", "RSQRT"}
+    assert float_ops["RSQRT"] == 17  # one per instance norm of the ResNet-6 generator (1 + 2 + 6 * 2 + 2)
+    assert result["checks"]["ops"]["CONV_2D"] > 0 and "CONV_2D" not in float_ops
     inp, outp = io_details((out / "a2b.int8.tflite").read_bytes())
     assert inp["dtype"] == outp["dtype"] == "uint8"
     assert inp["quantization"] is None and outp["quantization"] is None  # no scale/zero point to apply
@@ -238,3 +241,14 @@ def test_bad_requests_are_clear_errors(trained_run, tmp_path):
     with pytest.raises(RunError, match="no checkpoint"):
         export_run(untrained, out=tmp_path)
     assert sorted(os.listdir(tmp_path)) == ["untrained"]
+
+
+def test_int8_can_quantize_the_instance_norms_too(trained_run):
+    from keras_i2i.export.checks import inspect_tflite
+    from keras_i2i.export.tflite import convert_tflite
+    from keras_i2i.translate import load_run
+
+    _, model = load_run(trained_run)
+    images = np.random.default_rng(0).integers(0, 256, (4, 32, 32, 3), dtype=np.uint8)
+    content = convert_tflite(model.translators()["a2b"], 32, "int8", "uint8", images, float_norms=False)
+    assert "RSQRT" not in inspect_tflite(content).float_ops
