@@ -205,8 +205,9 @@ def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, r
         raise click.ClickException(str(err)) from None
     features = report.protocol["features"]
     click.echo(f"Split {split}, images at {report.protocol['size']}x{report.protocol['size']}; features: "
-               f"InceptionV3 {features['weights']} at {features['size']}"
-               + ("" if features["comparable"] else " (NOT the standard protocol: compare only within this setting)"))
+               + ("none (no metric needs them)" if features is None else
+                  f"InceptionV3 {features['weights']} at {features['size']}"
+                  + ("" if features["comparable"] else " (NOT the standard protocol: compare only within this setting)")))
     for d, sets in report.protocol["directions"].items():
         click.echo(f"  {d}: {sets['images']} images of {sets['source']} vs {sets['reference_images']} of {sets['reference']}")
     click.echo(report.table())
@@ -382,8 +383,9 @@ def benchmark(models, threads, runs, warmup, frame, resize, json_path):
                f"{warmup} warm-up, end to end on a {frame[0]}x{frame[1]} frame ({resize}); latencies in ms")
     click.echo(format_table(report["results"]))
     if json_path is not None:
-        json_path.parent.mkdir(parents=True, exist_ok=True)
-        json_path.write_text(json.dumps(report, indent=2) + "\n", encoding="utf-8")
+        from keras_i2i.utils import atomic_write_text
+
+        atomic_write_text(json_path, json.dumps(report, indent=2) + "\n")
         click.echo(f"Results: {json_path}")
 
 

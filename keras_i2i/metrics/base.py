@@ -27,6 +27,7 @@ class Metric:
     fn: Callable
     higher_is_better: bool
     description: str
+    needs_features: bool = True
 
     def __call__(self, ev) -> dict:
         return self.fn(ev)
@@ -35,9 +36,12 @@ class Metric:
 METRICS: Registry[Metric] = Registry("metric")
 
 
-def register_metric(name: str, higher_is_better: bool, description: str):
+def register_metric(name: str, higher_is_better: bool, description: str, needs_features: bool = True):
+    """Register ``fn(ev) -> {row: {key: value}}``; ``needs_features``: whether it uses the
+    feature network (PSNR/SSIM do not, so they run without InceptionV3 weights)."""
+
     def decorator(fn):
-        METRICS.register(name)(Metric(name, fn, higher_is_better, description))
+        METRICS.register(name)(Metric(name, fn, higher_is_better, description, needs_features))
         return fn
 
     return decorator

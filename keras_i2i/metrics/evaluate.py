@@ -105,7 +105,8 @@ class Evaluation:
         translators: direction (``"a2b"``) -> uint8 batch translator (see module docstring).
         paths: a :class:`keras_i2i.data.pipeline.DomainPaths` (train and test folders).
         size: the model's input side; every image is resized to it.
-        features: the feature extractor (its cache is shared by everyone using it).
+        features: the feature extractor (its cache is shared by everyone using it); None
+            when no metric needs one.
         split: the images translated and compared: ``"test"`` or ``"train"``.
         reference: a folder of target-domain images for FID/KID instead of the split's
             target folder (only with a single direction).
@@ -116,7 +117,7 @@ class Evaluation:
         images: an :class:`ImageStore` to share.
     """
 
-    def __init__(self, translators: dict, paths, size: int, features: FeatureExtractor, split: str = "test",
+    def __init__(self, translators: dict, paths, size: int, features: Optional[FeatureExtractor], split: str = "test",
                  reference: Optional[str | os.PathLike] = None, classifier_images: int = CLASSIFIER_IMAGES,
                  max_images: Optional[int] = None, kid_subset_size: Optional[int] = None, seed: int = 0,
                  images: Optional[ImageStore] = None):
@@ -215,6 +216,8 @@ class Evaluation:
             images = self.real(key)
         else:
             raise ValueError(f"Unknown feature set {kind!r}.")
+        if self.features_of is None:
+            raise ValueError("This evaluation has no feature network (no metric asked for one).")
         return self.features_of(images)
 
     def describe(self) -> dict:
@@ -373,13 +376,17 @@ def checkpoint_step(path: Optional[str]) -> Optional[int]:
 
 def evaluate(translators: dict, paths, size: int, metrics: Sequence[str] | str = ("fid", "kid"),
              features: Optional[FeatureExtractor] = None, baseline: bool = False, source: Optional[dict] = None,
-             **options) -> EvalReport:
+             inception_weights="imagenet", feature_size: int = 299, **options) -> EvalReport:
     """Evaluate ``translators`` (see :class:`Evaluation` for ``options``), and the identity
-    mapping on the same images when ``baseline``."""
+    mapping on the same images when ``baseline``. Without ``features``, InceptionV3
+    (``inception_weights``, ``feature_size``) is built when a metric needs it."""
     from keras_i2i.metrics.features import inception_v3
 
     metrics = resolve_metrics(metrics)
-    features = features or inception_v3()
+    if not any(METRICS.get(name).needs_features for name in metrics):
+        features = None
+    elif features is None:
+        features = inception_v3(inception_weights, feature_size)
     images = options.pop("images", None) or ImageStore(size, options.get("max_images"))
     ev = Evaluation(translators, paths, size, features, images=images, **options)
     results = run_metrics(ev, metrics)
@@ -390,7 +397,7 @@ def evaluate(translators: dict, paths, size: int, metrics: Sequence[str] | str =
         baseline_rows = run_metrics(identity, metrics)
     protocol = {
         **ev.describe(),
-        "features": {k: v for k, v in features.description.items()},
+        "features": dict(features.description) if features is not None else None,
         "kid": {"subsets": "100 (1 when a subset is all images of both sets)",
                 "subset_size": "min(1000 or the requested size, set sizes)", "kernel": "(x.y/d + 1)^3"},
         "classifier": "softmax regression on standardized features (RC: trained on real train images; FC: on "

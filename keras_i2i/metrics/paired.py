@@ -67,12 +67,14 @@ def _paired(ev, name: str, fn) -> dict:
 
 
 @register_metric("psnr", higher_is_better=True,
-                 description="PSNR (dB) of each translation against its true target (paired data only)")
+                 description="PSNR (dB) of each translation against its true target (paired data only)",
+                 needs_features=False)
 def psnr_metric(ev) -> dict:
     return _paired(ev, "psnr", psnr)
 
 
 @register_metric("ssim", higher_is_better=True,
-                 description="SSIM of each translation against its true target (paired data only)")
+                 description="SSIM of each translation against its true target (paired data only)",
+                 needs_features=False)
 def ssim_metric(ev) -> dict:
     return _paired(ev, "ssim", ssim)

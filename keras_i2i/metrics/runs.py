@@ -9,8 +9,10 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from keras_i2i.data.images import DataError
+from keras_i2i.metrics.base import METRICS
 from keras_i2i.metrics.evaluate import (
-    EvalReport, ImageStore, append_jsonl, checkpoint_step, evaluate, keras_translator, runtime_translator, utc_now,
+    EvalReport, ImageStore, append_jsonl, checkpoint_step, evaluate, keras_translator, resolve_metrics,
+    runtime_translator, utc_now,
 )
 from keras_i2i.metrics.features import INCEPTION_SIZE, inception_v3
 
@@ -71,8 +73,8 @@ def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, dat
     paths = data_paths(data) if data is not None else resolve_paths(cfg.data)
     source = {"run": str(run_dir), "checkpoint": str(model.restored_from), "step": checkpoint_step(model.restored_from),
               "translator": "keras"}
-    features = inception_v3(inception_weights, feature_size)
-    return evaluate(translators, paths, cfg.data.crop_size, metrics, features, source=source, **options)
+    return evaluate(translators, paths, cfg.data.crop_size, metrics, source=source,
+                    inception_weights=inception_weights, feature_size=feature_size, **options)
 
 
 def exported_run_dir(translator) -> Optional[Path]:
@@ -124,8 +126,8 @@ def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Se
                           "source_checkpoint": t.metadata.get("source_checkpoint")} for t in loaded],
               "translator": "runtime", "run": str(run_dir) if run_dir else None,
               "step": checkpoint_step(loaded[0].metadata.get("source_checkpoint"))}
-    features = inception_v3(inception_weights, feature_size)
-    report = evaluate(translators, paths, sizes.pop(), metrics, features, source=source, **options)
+    report = evaluate(translators, paths, sizes.pop(), metrics, source=source, inception_weights=inception_weights,
+                      feature_size=feature_size, **options)
     return report, run_dir
 
 
@@ -144,7 +146,8 @@ def record(report: EvalReport, run_dir=None, json_path=None) -> Optional[Path]:
         append_jsonl(Path(run_dir) / "metrics.jsonl", {
             "kind": "evaluate", "step": report.source.get("step"), "created": utc_now(),
             "translator": report.source.get("translator"), "split": report.protocol["split"],
-            "features": report.protocol["features"]["weights"], "feature_size": report.protocol["features"]["size"],
+            "features": (report.protocol["features"] or {}).get("weights"),
+            "feature_size": (report.protocol["features"] or {}).get("size"),
             "report": str(json_path) if json_path else None, **report.flat(),
         })
     return Path(json_path) if json_path is not None else None
@@ -160,12 +163,14 @@ def make_evaluator(cfg, paths):
     if missing:
         raise ConfigError(f"train.eval_split={t.eval_split}, but the data has no {t.eval_split} folder for domain "
                           f"{', '.join(m.upper() for m in missing)}; set train.eval_split=train or add the folders.")
-    features = inception_v3(t.eval_inception_weights, t.eval_feature_size)
+    metrics = resolve_metrics(t.eval_metrics)
+    needed = any(METRICS.get(name).needs_features for name in metrics)
+    features = inception_v3(t.eval_inception_weights, t.eval_feature_size) if needed else None
     images = ImageStore(cfg.data.crop_size)
 
     def run(model) -> EvalReport:
         translators = {d: keras_translator(tr) for d, tr in model.translators().items()}
-        return evaluate(translators, paths, cfg.data.crop_size, t.eval_metrics, features, images=images,
+        return evaluate(translators, paths, cfg.data.crop_size, metrics, features, images=images,
                         split=t.eval_split)
 
     return run
@@ -174,8 +179,6 @@ def make_evaluator(cfg, paths):
 def check_train_eval(train, multiworker: bool = False) -> None:
     """Fail before training when the ``train.eval_*``/``keep_best`` settings cannot work."""
     from keras_i2i.config import ConfigError
-    from keras_i2i.metrics.base import METRICS
-    from keras_i2i.metrics.evaluate import resolve_metrics
 
     if train.eval_every < 0:
         raise ConfigError(f"train.eval_every must be 0 (off) or a number of epochs; got {train.eval_every}.")
@@ -206,7 +209,6 @@ def periodic_evaluation(cfg, paths, checkpoint, run_dir, writer, total_steps=Non
     (the best checkpoint, with ``train.keep_best``, in ``checkpoints/best/``)."""
     import tensorflow as tf
 
-    from keras_i2i.metrics.base import METRICS
     from keras_i2i.training.callbacks import PeriodicEvaluation
     from keras_i2i.training.trainer import CHECKPOINT_DIR
 

@@ -103,3 +103,18 @@ def test_every_registered_metric_runs_from_the_cli_defaults():
 
     default = next(p.default for p in evaluate.params if p.name == "metric_names")
     assert sorted(default.split(",")) == METRICS.names()
+
+
+def test_paired_metrics_need_no_feature_network(trained_run, monkeypatch):  # noqa: F811
+    import keras_i2i.metrics.features as features_module
+
+    def no_inception(*args, **kwargs):
+        raise AssertionError("InceptionV3 was built for PSNR/SSIM")
+
+    monkeypatch.setattr(features_module, "inception_v3", no_inception)
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(trained_run), "--metrics", "psnr,ssim", "--json",
+                                       str(trained_run / "eval" / "paired.json")])  # default weights: imagenet
+    assert result.exit_code == 0, result.output
+    assert "features: none" in result.output
+    report = json.loads((trained_run / "eval" / "paired.json").read_text())
+    assert report["protocol"]["features"] is None and report["results"]["a2b"]["pairs"] == 8
