@@ -9,7 +9,6 @@ from click.testing import CliRunner
 from keras_i2i.cli import main
 from keras_i2i.metrics import METRICS
 from keras_i2i.metrics.runs import evaluate_exported, evaluate_run
-from tests.export.conftest import trained_run  # noqa: F401 - the tiny trained CycleGAN (session)
 from tests.metrics.conftest import FEATURE_SIZE
 
 SMALL = {"inception_weights": "none", "feature_size": FEATURE_SIZE, "classifier_images": 16}
@@ -17,7 +16,7 @@ ALL = "fid,kid,rc,fc,psnr,ssim"
 
 
 @pytest.fixture(scope="module")
-def exported(trained_run, tmp_path_factory):  # noqa: F811
+def exported(trained_run, tmp_path_factory):
     """a2b as an fp32 TFLite file and b2a as an ONNX file, in one export folder."""
     from keras_i2i.export import export_run
 
@@ -28,7 +27,7 @@ def exported(trained_run, tmp_path_factory):  # noqa: F811
     return out / "a2b.fp32.tflite", out / "b2a.onnx"
 
 
-def test_exported_files_evaluate_like_the_keras_model(trained_run, exported, features):  # noqa: F811
+def test_exported_files_evaluate_like_the_keras_model(trained_run, exported, features):
     keras_report = evaluate_run(trained_run, metrics=ALL, **SMALL)
     runtime_report, run_dir = evaluate_exported(exported, metrics=ALL, **SMALL)
     assert run_dir == trained_run  # found through model.json's source_checkpoint
@@ -47,7 +46,7 @@ def test_exported_files_evaluate_like_the_keras_model(trained_run, exported, fea
     assert keras_report.protocol["size"] == runtime_report.protocol["size"] == 32
 
 
-def test_evaluate_cli_with_a_run(trained_run, tmp_path, features):  # noqa: F811
+def test_evaluate_cli_with_a_run(trained_run, tmp_path, features):
     out = tmp_path / "report.json"
     log = trained_run / "metrics.jsonl"
     before = log.read_text().splitlines() if log.exists() else []
@@ -72,7 +71,7 @@ def test_evaluate_cli_with_a_run(trained_run, tmp_path, features):  # noqa: F811
     assert "identity/mean/ssim" in record
 
 
-def test_evaluate_cli_with_exported_files(trained_run, exported, tmp_path, features):  # noqa: F811
+def test_evaluate_cli_with_exported_files(trained_run, exported, tmp_path, features):
     out = tmp_path / "exported.json"
     args = ["evaluate", "--inception-weights", "none", "--feature-size", str(FEATURE_SIZE), "--metrics", "fid,psnr",
             "--no-baseline", "--json", str(out)]
@@ -86,7 +85,7 @@ def test_evaluate_cli_with_exported_files(trained_run, exported, tmp_path, featu
     assert json.loads((trained_run / "metrics.jsonl").read_text().splitlines()[-1])["translator"] == "runtime"
 
 
-def test_evaluate_cli_user_errors(trained_run, exported):  # noqa: F811
+def test_evaluate_cli_user_errors(trained_run, exported):
     runner = CliRunner()
     result = runner.invoke(main, ["evaluate"])
     assert result.exit_code == 2 and "either --run" in result.output
@@ -105,7 +104,7 @@ def test_every_registered_metric_runs_from_the_cli_defaults():
     assert sorted(default.split(",")) == METRICS.names()
 
 
-def test_paired_metrics_need_no_feature_network(trained_run, monkeypatch):  # noqa: F811
+def test_paired_metrics_need_no_feature_network(trained_run, monkeypatch):
     import keras_i2i.metrics.features as features_module
 
     def no_inception(*args, **kwargs):

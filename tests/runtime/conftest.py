@@ -5,13 +5,12 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from tests.export.conftest import trained_run  # noqa: F401 - the 2-step CycleGAN, reused as a fixture
 
 SIZE = 32
 
 
 @pytest.fixture(scope="session")
-def exports(trained_run, tmp_path_factory):  # noqa: F811
+def exports(trained_run, tmp_path_factory):
     """Two export folders of a2b at 32x32:
 
     - ``uint8``: ``a2b.fp32.tflite``, ``a2b.int8.tflite`` and ``a2b.onnx``, pixels in/out;
@@ -30,7 +29,7 @@ def exports(trained_run, tmp_path_factory):  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def keras_a2b(trained_run):  # noqa: F811
+def keras_a2b(trained_run):
     """The Keras a2b translator of the run."""
     from keras_i2i.translate import load_run
 
@@ -39,7 +38,7 @@ def keras_a2b(trained_run):  # noqa: F811
 
 
 @pytest.fixture(scope="session")
-def real_images(trained_run):  # noqa: F811
+def real_images(trained_run):
     """Held-out real emoji (testA) at their own size (64x64 RGB uint8)."""
     from keras_i2i.data.images import read_image
 
