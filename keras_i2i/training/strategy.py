@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import itertools
 import json
 import logging
 import os
 
 import keras
 import tensorflow as tf
+
+_MIRRORED_STRATEGIES = itertools.count()
 
 logger = logging.getLogger(__name__)
 
@@ -83,6 +86,11 @@ def make_strategy(name: str = "auto") -> tf.distribute.Strategy:
     if name == "default":
         return tf.distribute.get_strategy()
     if name == "mirrored":
+        # Every MirroredStrategy numbers its collective groups from 1 + _collective_key_base
+        # (0 unless set), so a second one in the same process reused the first one's keys and
+        # failed with "Shape mismatch in the collective instance 100". TF's own tests give each
+        # strategy its own base the same way.
+        tf.distribute.MirroredStrategy._collective_key_base = 10_000 * next(_MIRRORED_STRATEGIES)
         if tf.config.list_physical_devices("GPU"):
             return tf.distribute.MirroredStrategy()
         cpus = [d.name for d in tf.config.list_logical_devices("CPU")]
