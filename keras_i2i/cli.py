@@ -56,8 +56,8 @@ class _Group(click.Group):
 def main():
     """keras-i2i: unpaired image-to-image translation in Keras 3.
 
-    Train a translator on two folders of images, translate images with it, and (in
-    later commands) export it to TFLite/ONNX and run it live.
+    Train a translator on two folders of images (or import a PyTorch CycleGAN), measure
+    it, export it to TFLite/ONNX checked against Keras, and run it live on a webcam.
     """
 
 
