@@ -37,12 +37,10 @@ from __future__ import annotations
 import argparse
 import json
 import os
-import platform
 import statistics
 import subprocess
 import sys
 import time
-from importlib import metadata
 from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
@@ -156,35 +154,6 @@ def worker_torch(args) -> dict:
 
 
 # ----------------------------------------------------------------------------- driver
-def machine_info() -> dict:
-    cpu_model = platform.processor()
-    try:
-        for line in Path("/proc/cpuinfo").read_text().splitlines():
-            if line.startswith("model name"):
-                cpu_model = line.split(":", 1)[1].strip()
-                break
-    except OSError:
-        pass
-    try:
-        affinity = len(os.sched_getaffinity(0))
-    except AttributeError:
-        affinity = None
-    versions = {}
-    for pkg in ("tensorflow", "keras", "torch", "numpy", "keras-i2i"):
-        try:
-            versions[pkg] = metadata.version(pkg)
-        except metadata.PackageNotFoundError:
-            versions[pkg] = None
-    return {
-        "cpu_count": os.cpu_count(),
-        "cpus_usable": affinity,
-        "cpu_model": cpu_model,
-        "platform": platform.platform(),
-        "python": platform.python_version(),
-        "versions": versions,
-    }
-
-
 def run_worker(framework: str, generator: str, size: int, args) -> dict:
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--_worker", framework,
@@ -277,6 +246,8 @@ def main(argv=None) -> int:
         print(RESULT_TAG + json.dumps(result), flush=True)
         return 0
 
+    from keras_i2i.runtime.benchmark import machine_info
+
     sizes = [int(s) for s in args.sizes.split(",") if s]
     frameworks = [f for f in args.frameworks.split(",") if f]
     if set(frameworks) - {"keras", "torch"}:
@@ -289,7 +260,7 @@ def main(argv=None) -> int:
     report = {
         "goal": GOAL,
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
-        "machine": machine_info(),
+        "machine": machine_info(extra_packages=("tensorflow", "keras", "torch")),
         "settings": {
             "steps": args.steps, "warmup": args.warmup, "batch": args.batch, "threads_torch": args.threads,
             "threads_tf": args.tf_threads or "default", "precision": args.precision, "xla_keras": args.xla,
@@ -321,8 +292,9 @@ def main(argv=None) -> int:
     path.write_text(json.dumps(report, indent=2) + "\n")
     print(f"\nGoal: {GOAL}")
     m = report["machine"]
-    print(f"{m['cpu_model']}, {m['cpu_count']} CPUs; tf {m['versions']['tensorflow']}, keras {m['versions']['keras']}, "
-          f"torch {m['versions']['torch']}; precision {args.precision}, xla(keras) {args.xla}, "
+    v = m["versions"]  # a package that is not installed is missing: printed as None
+    print(f"{m['cpu_model']}, {m['cpu_count']} CPUs; tf {v.get('tensorflow')}, keras {v.get('keras')}, "
+          f"torch {v.get('torch')}; precision {args.precision}, xla(keras) {args.xla}, "
           f"padding(keras) {args.padding}, batch {args.batch}, {args.steps} timed + {args.warmup} warm-up steps\n")
     print_table(report["results"])
     loads = [r[fw]["loadavg_1min_before_after"] for r in report["results"] for fw in frameworks

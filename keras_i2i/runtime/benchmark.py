@@ -90,7 +90,9 @@ def benchmark_translator(translator: Translator, runs: int = 50, warmup: int = 5
     }
 
 
-def machine_info() -> dict:
+def machine_info(extra_packages: Sequence[str] = ()) -> dict:
+    """CPU model and counts, platform, Python and the installed versions of the runtime's
+    packages plus ``extra_packages`` (a package that is not installed is left out)."""
     cpu_model = platform.processor()
     try:
         for line in Path("/proc/cpuinfo").read_text().splitlines():
@@ -104,7 +106,8 @@ def machine_info() -> dict:
     except AttributeError:  # pragma: no cover - not Linux
         usable = os.cpu_count()
     versions = {}
-    for name in ("keras-i2i", "numpy", "opencv-python-headless", "ai-edge-litert", "tflite-runtime", "onnxruntime"):
+    packages = ("keras-i2i", "numpy", "opencv-python-headless", "ai-edge-litert", "tflite-runtime", "onnxruntime")
+    for name in dict.fromkeys((*packages, *extra_packages)):
         try:
             versions[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
