@@ -3,10 +3,8 @@ layout transform to train/ test/ attributes/, refusals, and data.b naming it."""
 
 from __future__ import annotations
 
-import http.server
 import io
 import tarfile
-import threading
 from pathlib import Path
 
 import numpy as np
@@ -26,30 +24,6 @@ def _isolated_env(monkeypatch, tmp_path):
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture
-def served(tmp_path):
-    """(folder, url): files put in the folder are served over HTTP on 127.0.0.1."""
-    root = tmp_path / "served"
-    root.mkdir()
-
-    class Handler(http.server.SimpleHTTPRequestHandler):
-        def __init__(self, *args, **kwargs):
-            super().__init__(*args, directory=str(root), **kwargs)
-
-        def log_message(self, *args):
-            pass
-
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
-    thread.start()
-    try:
-        yield root, f"http://127.0.0.1:{httpd.server_address[1]}/"
-    finally:
-        httpd.shutdown()
-        httpd.server_close()
-        thread.join(timeout=5)
 
 
 def png(seed: int) -> bytes:
@@ -97,13 +71,12 @@ def test_cartoonset_is_registered_with_the_project_archive_names():
     assert "cartoonset10k" not in {i.name for i in ds.list_datasets()}  # not an unpaired A/B dataset
 
 
-def test_download_lays_out_train_test_and_attributes(served, tmp_path):
-    root, url = served
-    (root / "cartoonset10k.tgz").write_bytes(make_tgz(cartoonset_files(45)))
+def test_download_lays_out_train_test_and_attributes(server, tmp_path):
+    server.add("cartoonset10k.tgz", make_tgz(cartoonset_files(45)))
     cache = tmp_path / "cache"
     assert ds.resolve_dataset_root("cartoonset10k", cache_dir=cache) is None
 
-    target = ds.download_dataset("cartoonset10k", cache_dir=cache, base_url=url)
+    target = ds.download_dataset("cartoonset10k", cache_dir=cache, base_url=server.url)
 
     assert target == cache / "cartoonset10k" == ds.resolve_dataset_root("cartoonset10k", cache_dir=cache)
     train = sorted(p.name for p in (target / "train").iterdir())
@@ -116,46 +89,42 @@ def test_download_lays_out_train_test_and_attributes(served, tmp_path):
     assert not list(cache.glob("*.tgz")) and not list(cache.glob(".cartoonset10k.*"))  # archive and staging gone
 
 
-def test_nested_folders_of_cartoonset100k_are_flattened(served, tmp_path):
-    root, url = served
+def test_nested_folders_of_cartoonset100k_are_flattened(server, tmp_path):
     files = {**cartoonset_files(3, "cartoonset100k/0/"), **{
         k.replace("cs10", "cs20"): v for k, v in cartoonset_files(3, "cartoonset100k/1/").items()}}
-    (root / "cartoonset100k.tgz").write_bytes(make_tgz(files))
-    target = ds.download_dataset("cartoonset100k", cache_dir=tmp_path / "cache", base_url=url)
+    server.add("cartoonset100k.tgz", make_tgz(files))
+    target = ds.download_dataset("cartoonset100k", cache_dir=tmp_path / "cache", base_url=server.url)
     assert sorted(p.name for p in (target / "train").iterdir()) == [
         "cs1000.png", "cs1001.png", "cs1002.png", "cs2000.png", "cs2001.png", "cs2002.png"]
 
 
-def test_unsafe_archives_are_refused_and_nothing_is_installed(served, tmp_path):
-    root, url = served
+def test_unsafe_archives_are_refused_and_nothing_is_installed(server, tmp_path):
     cache = tmp_path / "cache"
     for bad in (make_tgz({**cartoonset_files(2), "cartoonset10k/../../evil.png": png(9)}),
                 make_tgz(cartoonset_files(2), links={"cartoonset10k/link.png": "/etc/passwd"})):
-        (root / "cartoonset10k.tgz").write_bytes(bad)
+        server.add("cartoonset10k.tgz", bad)
         with pytest.raises(ds.UnsafeArchiveError):
-            ds.download_dataset("cartoonset10k", cache_dir=cache, base_url=url, force=True)
+            ds.download_dataset("cartoonset10k", cache_dir=cache, base_url=server.url, force=True)
         assert sorted(p.name for p in cache.iterdir()) == []
     assert not (tmp_path / "evil.png").exists()
 
 
-def test_a_sign_in_page_instead_of_the_archive_is_a_clear_error(served, tmp_path):
-    root, url = served
-    (root / "cartoonset10k.tgz").write_bytes(b"<!DOCTYPE html><html>Sign in - Google Accounts</html>")
+def test_a_sign_in_page_instead_of_the_archive_is_a_clear_error(server, tmp_path):
+    server.add("cartoonset10k.tgz", b"<!DOCTYPE html><html>Sign in - Google Accounts</html>")
     cache = tmp_path / "cache"
     with pytest.raises(ds.DatasetError, match="sign-in page"):
-        ds.download_dataset("cartoonset10k", cache_dir=cache, base_url=url)
+        ds.download_dataset("cartoonset10k", cache_dir=cache, base_url=server.url)
     assert sorted(p.name for p in cache.iterdir()) == []  # the bad download was deleted
 
 
-def test_data_b_can_name_the_dataset(served, tmp_path, monkeypatch):
+def test_data_b_can_name_the_dataset(server, tmp_path, monkeypatch):
     from keras_i2i.config import DataConfig
     from keras_i2i.data.images import DataError
     from keras_i2i.data.pipeline import resolve_paths
 
-    root, url = served
-    (root / "cartoonset10k.tgz").write_bytes(make_tgz(cartoonset_files(21)))
+    server.add("cartoonset10k.tgz", make_tgz(cartoonset_files(21)))
     monkeypatch.setenv(ds.ENV_DATA_DIR, str(tmp_path / "cache"))
-    monkeypatch.setenv(ds.ENV_DATASET_URL, url)
+    monkeypatch.setenv(ds.ENV_DATASET_URL, server.url)
     faces = tmp_path / "faces"
     faces.mkdir()
     with pytest.raises(DataError, match="keras-i2i datasets download cartoonset10k"):

@@ -7,17 +7,18 @@ served by an HTTP server on 127.0.0.1.
 from __future__ import annotations
 
 import hashlib
-import http.server
 import io
 import stat
-import threading
 import zipfile
-from collections.abc import Iterator
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 
 from keras_i2i.data import datasets as ds
+
+if TYPE_CHECKING:
+    from conftest import ArchiveServer  # tests/data/conftest.py, which defines the server fixture
 
 EXPECTED_NAMES = {
     "apple2orange",
@@ -50,45 +51,6 @@ GOOD_FILES = {
 # --------------------------------------------------------------------------
 
 
-class _Server:
-    """Serves files from a folder and counts the requests it answers."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-        self.requests: list[str] = []
-        server = self
-
-        class Handler(http.server.BaseHTTPRequestHandler):
-            def do_GET(self) -> None:  # noqa: N802 (http.server API)
-                server.requests.append(self.path)
-                path = server.root / self.path.lstrip("/")
-                if not path.is_file():
-                    self.send_error(404, "Not Found")
-                    return
-                data = path.read_bytes()
-                self.send_response(200)
-                self.send_header("Content-Type", "application/zip")
-                self.send_header("Content-Length", str(len(data)))
-                self.end_headers()
-                self.wfile.write(data)
-
-            def log_message(self, *args: object) -> None:
-                pass
-
-        self.httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.url = f"http://127.0.0.1:{self.httpd.server_address[1]}/"
-        self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
-        self.thread.start()
-
-    def add(self, name: str, data: bytes) -> None:
-        (self.root / name).write_bytes(data)
-
-    def close(self) -> None:
-        self.httpd.shutdown()
-        self.httpd.server_close()
-        self.thread.join(timeout=5)
-
-
 @pytest.fixture(autouse=True)
 def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     """No user settings leak in, and localhost never goes through a proxy."""
@@ -100,17 +62,6 @@ def _isolated_env(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> None:
     monkeypatch.setenv("no_proxy", "127.0.0.1,localhost")
     monkeypatch.setenv("NO_PROXY", "127.0.0.1,localhost")
     monkeypatch.setenv("HOME", str(tmp_path / "home"))
-
-
-@pytest.fixture
-def server(tmp_path: Path) -> Iterator[_Server]:
-    root = tmp_path / "served"
-    root.mkdir()
-    srv = _Server(root)
-    try:
-        yield srv
-    finally:
-        srv.close()
 
 
 @pytest.fixture
@@ -190,7 +141,7 @@ def test_unknown_name_lists_known_names(cache_dir: Path) -> None:
 # --------------------------------------------------------------------------
 
 
-def test_download_extracts_to_dataset_root(server: _Server, cache_dir: Path) -> None:
+def test_download_extracts_to_dataset_root(server: ArchiveServer, cache_dir: Path) -> None:
     server.add("horse2zebra.zip", make_zip(GOOD_FILES))
     assert ds.resolve_dataset_root("horse2zebra", cache_dir=cache_dir) is None
 
@@ -207,7 +158,7 @@ def test_download_extracts_to_dataset_root(server: _Server, cache_dir: Path) -> 
     assert server.requests == ["/horse2zebra.zip"]
 
 
-def test_second_call_does_not_hit_server(server: _Server, cache_dir: Path) -> None:
+def test_second_call_does_not_hit_server(server: ArchiveServer, cache_dir: Path) -> None:
     server.add("horse2zebra.zip", make_zip(GOOD_FILES))
     first = ds.download_dataset("horse2zebra", cache_dir=cache_dir, base_url=server.url)
     assert len(server.requests) == 1
@@ -225,7 +176,7 @@ def test_second_call_does_not_hit_server(server: _Server, cache_dir: Path) -> No
     assert [p.name for p in cache_dir.iterdir()] == ["horse2zebra"]
 
 
-def test_flat_zip_without_top_folder(server: _Server, cache_dir: Path) -> None:
+def test_flat_zip_without_top_folder(server: ArchiveServer, cache_dir: Path) -> None:
     flat = {name.split("/", 1)[1]: data for name, data in GOOD_FILES.items()}
     server.add("facades.zip", make_zip(flat))
     root = ds.download_dataset("facades", cache_dir=cache_dir, base_url=server.url)
@@ -233,7 +184,7 @@ def test_flat_zip_without_top_folder(server: _Server, cache_dir: Path) -> None:
     assert (root / "trainB" / "z001.jpg").is_file()
 
 
-def test_top_folder_with_other_name_and_macosx_junk(server: _Server, cache_dir: Path) -> None:
+def test_top_folder_with_other_name_and_macosx_junk(server: ArchiveServer, cache_dir: Path) -> None:
     files = {name.replace("horse2zebra/", "h2z/"): d for name, d in GOOD_FILES.items()}
     files["__MACOSX/h2z/._n001.jpg"] = b"junk"
     server.add("horse2zebra.zip", make_zip(files))
@@ -244,7 +195,7 @@ def test_top_folder_with_other_name_and_macosx_junk(server: _Server, cache_dir: 
 
 
 def test_env_var_base_url(
-    server: _Server, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
+    server: ArchiveServer, cache_dir: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     files = {"apple2orange/trainA/a.jpg": b"a", "apple2orange/trainB/b.jpg": b"b"}
     server.add("apple2orange.zip", make_zip(files))
@@ -256,7 +207,7 @@ def test_env_var_base_url(
 
 
 def test_env_var_cache_dir(
-    server: _Server, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+    server: ArchiveServer, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     server.add("horse2zebra.zip", make_zip(GOOD_FILES))
     monkeypatch.setenv(ds.ENV_DATA_DIR, str(tmp_path / "envcache"))
@@ -265,7 +216,7 @@ def test_env_var_cache_dir(
     assert ds.resolve_dataset_root("horse2zebra") == root
 
 
-def test_correct_sha256_is_accepted(server: _Server, cache_dir: Path) -> None:
+def test_correct_sha256_is_accepted(server: ArchiveServer, cache_dir: Path) -> None:
     data = make_zip(GOOD_FILES)
     server.add("horse2zebra.zip", data)
     root = ds.download_dataset(
@@ -277,7 +228,7 @@ def test_correct_sha256_is_accepted(server: _Server, cache_dir: Path) -> None:
     assert (root / "trainB" / "z001.jpg").is_file()
 
 
-def test_wrong_sha256_raises_and_extracts_nothing(server: _Server, cache_dir: Path) -> None:
+def test_wrong_sha256_raises_and_extracts_nothing(server: ArchiveServer, cache_dir: Path) -> None:
     server.add("horse2zebra.zip", make_zip(GOOD_FILES))
     with pytest.raises(ds.DatasetError, match="(?i)checksum mismatch"):
         ds.download_dataset(
@@ -301,7 +252,7 @@ def test_malformed_sha256_is_rejected(cache_dir: Path) -> None:
     ],
 )
 def test_path_traversal_member_is_refused(
-    server: _Server, cache_dir: Path, tmp_path: Path, bad_name: str
+    server: ArchiveServer, cache_dir: Path, tmp_path: Path, bad_name: str
 ) -> None:
     files = dict(GOOD_FILES)
     files[bad_name] = b"pwned"
@@ -322,7 +273,7 @@ def test_path_traversal_member_is_refused(
 
 @pytest.mark.parametrize("bad_name", ["{tmp}/abs_evil.txt", "C:/evil.txt", "\\evil.txt"])
 def test_absolute_member_is_refused(
-    server: _Server, cache_dir: Path, tmp_path: Path, bad_name: str
+    server: ArchiveServer, cache_dir: Path, tmp_path: Path, bad_name: str
 ) -> None:
     bad_name = bad_name.format(tmp=tmp_path.as_posix())  # Stay inside tmp_path.
     files = dict(GOOD_FILES)
@@ -339,7 +290,7 @@ def test_absolute_member_is_refused(
     assert_nothing_installed(cache_dir)
 
 
-def test_symlink_member_is_refused(server: _Server, cache_dir: Path, tmp_path: Path) -> None:
+def test_symlink_member_is_refused(server: ArchiveServer, cache_dir: Path, tmp_path: Path) -> None:
     link = "horse2zebra/trainA/link.jpg"
     server.add("horse2zebra.zip", make_zip(GOOD_FILES, symlinks={link: "/etc/passwd"}))
 
@@ -351,7 +302,7 @@ def test_symlink_member_is_refused(server: _Server, cache_dir: Path, tmp_path: P
     assert_nothing_installed(cache_dir)
 
 
-def test_missing_trainB_is_a_clear_error(server: _Server, cache_dir: Path) -> None:
+def test_missing_trainB_is_a_clear_error(server: ArchiveServer, cache_dir: Path) -> None:
     files = {k: v for k, v in GOOD_FILES.items() if "/trainB/" not in k}
     server.add("horse2zebra.zip", make_zip(files))
 
@@ -363,7 +314,7 @@ def test_missing_trainB_is_a_clear_error(server: _Server, cache_dir: Path) -> No
     assert_nothing_installed(cache_dir)
 
 
-def test_not_a_zip_is_deleted_and_says_retry(server: _Server, cache_dir: Path) -> None:
+def test_not_a_zip_is_deleted_and_says_retry(server: ArchiveServer, cache_dir: Path) -> None:
     server.add("horse2zebra.zip", b"<html>not a zip</html>")
 
     with pytest.raises(ds.DatasetError, match="(?i)corrupt.*retry"):
@@ -372,7 +323,7 @@ def test_not_a_zip_is_deleted_and_says_retry(server: _Server, cache_dir: Path) -
     assert_nothing_installed(cache_dir)
 
 
-def test_crc_error_leaves_no_half_dataset(server: _Server, cache_dir: Path) -> None:
+def test_crc_error_leaves_no_half_dataset(server: ArchiveServer, cache_dir: Path) -> None:
     payload = b"IMAGEDATA" * 100
     buf = io.BytesIO()
     with zipfile.ZipFile(buf, "w", zipfile.ZIP_STORED) as zf:
@@ -389,7 +340,7 @@ def test_crc_error_leaves_no_half_dataset(server: _Server, cache_dir: Path) -> N
     assert_nothing_installed(cache_dir)
 
 
-def test_http_404_is_a_clear_error(server: _Server, cache_dir: Path) -> None:
+def test_http_404_is_a_clear_error(server: ArchiveServer, cache_dir: Path) -> None:
     with pytest.raises(ds.DatasetError, match="Could not download dataset 'maps'"):
         ds.download_dataset("maps", cache_dir=cache_dir, base_url=server.url)
     assert server.requests == ["/maps.zip"]
@@ -397,7 +348,7 @@ def test_http_404_is_a_clear_error(server: _Server, cache_dir: Path) -> None:
     assert not (cache_dir / "maps.zip").exists()
 
 
-def test_invalid_existing_folder_is_replaced(server: _Server, cache_dir: Path) -> None:
+def test_invalid_existing_folder_is_replaced(server: ArchiveServer, cache_dir: Path) -> None:
     stale = cache_dir / "horse2zebra" / "trainA"
     stale.mkdir(parents=True)
     (stale / "old.jpg").write_bytes(b"old")
@@ -411,7 +362,7 @@ def test_invalid_existing_folder_is_replaced(server: _Server, cache_dir: Path) -
     assert [p.name for p in cache_dir.iterdir()] == ["horse2zebra"]
 
 
-def test_leftover_partial_extraction_is_cleaned(server: _Server, cache_dir: Path) -> None:
+def test_leftover_partial_extraction_is_cleaned(server: ArchiveServer, cache_dir: Path) -> None:
     partial = cache_dir / ".horse2zebra.partial-abc123" / "extract" / "horse2zebra"
     partial.mkdir(parents=True)
     server.add("horse2zebra.zip", make_zip(GOOD_FILES))
@@ -421,7 +372,7 @@ def test_leftover_partial_extraction_is_cleaned(server: _Server, cache_dir: Path
     assert [p.name for p in cache_dir.iterdir()] == ["horse2zebra"]
 
 
-def test_cli_datasets_list_and_download(server: _Server, cache_dir: Path, tmp_path: Path) -> None:
+def test_cli_datasets_list_and_download(server: ArchiveServer, cache_dir: Path, tmp_path: Path) -> None:
     """`keras-i2i datasets download` against a zip served on 127.0.0.1, then training reads it by name."""
     from click.testing import CliRunner
 
