@@ -490,7 +490,8 @@ def _extract_zip(archive: Path, dest: Path) -> Path:
                 if _top_level(m.filename) not in _IGNORED_TOP_LEVEL
             ]
             for member in members:
-                _check_member(member, dest)
+                link = "symbolic link" if stat.S_ISLNK(member.external_attr >> 16) else ""
+                _check_member(member.filename, dest, link=link)
             _check_free_space(members, dest)
             logger.info("Extracting %d entries from %s", len(members), archive.name)
             for member in members:
@@ -510,28 +511,28 @@ def _top_level(filename: str) -> str:
     return filename.replace("\\", "/").lstrip("/").split("/", 1)[0]
 
 
-def _check_member(member: zipfile.ZipInfo, dest: Path) -> None:
-    """Raise :class:`UnsafeArchiveError` unless ``member`` stays in ``dest``."""
-    name = member.filename
-    mode = member.external_attr >> 16
-    if stat.S_ISLNK(mode):
-        raise UnsafeArchiveError(
-            f"Refusing to extract archive member {name!r}: it is a symbolic "
-            "link. The archive is not a plain image dataset; do not use it."
-        )
-    parts = PurePosixPath(name.replace("\\", "/")).parts
-    if name.startswith(("/", "\\")) or _DRIVE_RE.match(name):
-        reason = "it has an absolute path"
-    elif ".." in parts:
-        reason = "its path contains '..'"
+def _check_member(name: str, dest: Path, *, link: str = "", plain: bool = True) -> None:
+    """Raise :class:`UnsafeArchiveError` unless the archive member ``name`` is safe to
+    write in ``dest``; used for zip and tar members alike.
+
+    Refused: a link (``link`` says which kind, e.g. ``"symbolic link"``), anything that
+    is not a plain file or folder (``plain=False``: a device, a FIFO), an absolute path
+    or drive letter, a ``..`` component and a path that resolves outside ``dest``.
+    """
+    if link:
+        reason = f"it is a {link}"
+    elif not plain:
+        reason = "it is not a plain file or folder"
+    elif name.startswith(("/", "\\")) or _DRIVE_RE.match(name):
+        reason = f"it has an absolute path, so it could be written outside {dest}"
+    elif ".." in PurePosixPath(name.replace("\\", "/")).parts:
+        reason = f"its path contains '..', so it could be written outside {dest}"
     elif not _resolves_inside(dest / name, dest):
-        reason = "its path resolves outside the target folder"
+        reason = f"its path resolves outside the target folder {dest}"
     else:
         return
     raise UnsafeArchiveError(
-        f"Refusing to extract archive member {name!r}: {reason}, so it could "
-        f"be written outside {dest}. The archive is unsafe; nothing was "
-        "extracted."
+        f"Refusing to extract archive member {name!r}: {reason}. The archive is unsafe; nothing was extracted."
     )
 
 
@@ -637,7 +638,8 @@ def _install_domain_archive(archive: Path, target: Path) -> None:
             with tarfile.open(archive, "r:gz") as tar:
                 members = tar.getmembers()
                 for member in members:
-                    _check_tar_member(member, root)
+                    _check_member(member.name, root, link="link" if member.issym() or member.islnk() else "",
+                                  plain=member.isfile() or member.isdir())
                 files = [m for m in members if m.isfile()]
                 images = sorted(
                     (m for m in files if PurePosixPath(m.name).suffix.lower() in IMAGE_EXTENSIONS),
@@ -674,27 +676,6 @@ def _install_domain_archive(archive: Path, target: Path) -> None:
         _replace_dir(root, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-
-
-def _check_tar_member(member: tarfile.TarInfo, dest: Path) -> None:
-    """Raise :class:`UnsafeArchiveError` unless ``member`` is a plain file or folder
-    that stays in ``dest``."""
-    name = member.name
-    if member.issym() or member.islnk():
-        reason = "it is a link"
-    elif not (member.isfile() or member.isdir()):
-        reason = "it is not a plain file or folder"
-    elif name.startswith(("/", "\\")) or _DRIVE_RE.match(name):
-        reason = "it has an absolute path"
-    elif ".." in PurePosixPath(name.replace("\\", "/")).parts:
-        reason = "its path contains '..'"
-    elif not _resolves_inside(dest / name, dest):
-        reason = "its path resolves outside the target folder"
-    else:
-        return
-    raise UnsafeArchiveError(
-        f"Refusing to extract archive member {name!r}: {reason}. The archive is unsafe; nothing was extracted."
-    )
 
 
 def _check_free_space_bytes(needed: int, dest: Path) -> None:
