@@ -25,8 +25,9 @@ class XGANConfig:
     name: str = "xgan"
     ngf: int = 32
     embedding_dim: int = 1024
+    embedding_norm: str = choices("layer", "none", default="layer")
     sharing: str = choices("partial", "full", "none", default="partial")
-    norm: str = choices("instance", "batch", "none", default="instance")
+    norm: str = choices("batch", "instance", "none", default="batch")
     discriminator: str = choices("xgan", "patchgan", default="xgan")
     ndf: int = 16
     n_layers_d: int = 3
@@ -36,9 +37,10 @@ class XGANConfig:
     gan_mode: str = choices("vanilla", "lsgan", "hinge", default="vanilla")
     rec_loss: str = choices("l1", "l2", default="l1")
     semantic_distance: str = choices("l1", "cosine", default="l1")
+    semantic_target: str = choices("fixed", "trained", default="fixed")
     lambda_rec: float = 1.0
-    lambda_dann: float = 1.0
-    lambda_sem: float = 1.0
+    lambda_dann: float = 0.1
+    lambda_sem: float = 0.1
     lambda_gan: float = 0.1
     lambda_teach: float = 0.1
     teacher: Optional[str] = None
@@ -120,7 +122,8 @@ class XGAN(TranslationModel):
         super().__init__(config, image_size=image_size, seed=seed, **kwargs)
         cfg = self.config
         check_image_size(self.image_size)
-        parts = xgan_autoencoders(self.image_size, cfg.ngf, cfg.embedding_dim, cfg.sharing, cfg.norm, cfg.init_gain)
+        parts = xgan_autoencoders(self.image_size, cfg.ngf, cfg.embedding_dim, cfg.sharing, cfg.norm, cfg.init_gain,
+                                   cfg.embedding_norm)
         self.enc_a, self.enc_b = parts["enc_a"], parts["enc_b"]
         self.dec_a, self.dec_b = parts["dec_a"], parts["dec_b"]
         self.enc_shared = parts.get("enc_shared")
@@ -214,14 +217,21 @@ class XGAN(TranslationModel):
             emb_fake_b=self.encoder_b(fake_b, training=training), emb_fake_a=self.encoder_a(fake_a, training=training),
         )
 
+    def _semantic_target(self, embedding):
+        """The source embedding as the semantic loss sees it: a constant target with
+        ``semantic_target: fixed`` (only the translate-and-re-encode path learns to
+        match it), or trained too with ``trained``, which also lets the loss pull
+        every source embedding toward its translation's."""
+        return ops.stop_gradient(embedding) if self.config.semantic_target == "fixed" else embedding
+
     def generator_losses(self, real_a, real_b, out, training=True):
         """The weighted losses of the autoencoders and the domain classifier."""
         cfg = self.config
         losses = {
             "loss_rec_a": self.rec_loss(out["rec_a"], real_a) * cfg.lambda_rec,
             "loss_rec_b": self.rec_loss(out["rec_b"], real_b) * cfg.lambda_rec,
-            "loss_sem_a": self.distance(out["emb_a"], out["emb_fake_b"]) * cfg.lambda_sem,
-            "loss_sem_b": self.distance(out["emb_b"], out["emb_fake_a"]) * cfg.lambda_sem,
+            "loss_sem_a": self.distance(self._semantic_target(out["emb_a"]), out["emb_fake_b"]) * cfg.lambda_sem,
+            "loss_sem_b": self.distance(self._semantic_target(out["emb_b"]), out["emb_fake_a"]) * cfg.lambda_sem,
         }
         # The classifier labels A as 1 and B as 0; the reversal layer hands the
         # encoders the negated gradient, so they learn to make it guess.

@@ -125,6 +125,54 @@ def test_paper_widths_and_sharing():
         xgan_encoder(40)
 
 
+def test_embedding_norm_fixes_the_embedding_scale():
+    """With ``embedding_norm: layer`` every embedding has mean 0 and variance 1 whatever
+    the scale of the layers before it, so no loss can be lowered by shrinking or growing
+    the embedding (the decoder's first norm would ignore its scale); ``none`` keeps the
+    raw output."""
+    x = real_images("A", 3, 32)
+    for kind in ("layer", "none"):
+        encoder = xgan_encoder(32, ngf=4, embedding_dim=16, embedding_norm=kind)
+        fc1 = encoder.get_layer("fc1")
+        fc1.kernel.assign(fc1.kernel * 100.0)  # raw variance well above the norm's epsilon
+        emb = np.asarray(encoder(x))
+        fc1.kernel.assign(fc1.kernel * 10.0)
+        fc1.bias.assign(fc1.bias * 10.0)
+        scaled = np.asarray(encoder(x))
+        if kind == "layer":
+            np.testing.assert_allclose(emb.mean(axis=1), 0.0, atol=1e-5)
+            np.testing.assert_allclose(emb.std(axis=1), 1.0, atol=1e-3)
+            np.testing.assert_allclose(scaled, emb, atol=1e-3)
+        else:
+            np.testing.assert_allclose(scaled, 10.0 * emb, rtol=1e-4, atol=1e-6)
+    with pytest.raises(ValueError, match="embedding_norm"):
+        xgan_encoder(32, ngf=4, embedding_dim=16, embedding_norm="batch")
+
+
+def test_fixed_semantic_target_drops_only_the_pull_on_the_source_embedding():
+    """``semantic_target: fixed`` makes the source embedding a constant target: the
+    semantic loss still trains the translate-and-re-encode path (which starts at the
+    source embedding too), but no longer pulls the source embedding toward its
+    translation's, which is how every embedding collapsed to one point on the emoji
+    quickstart. With L1 the dropped term is exactly sign(e_a - e_fake_b) / size."""
+    real_a, real_b = real_images("A", 2), real_images("B", 2)
+    grads, embs = {}, {}
+    fixed = XGAN(XGANConfig(semantic_target="fixed", **TINY), image_size=32)
+    trained = XGAN(XGANConfig(semantic_target="trained", **TINY), image_size=32)
+    trained.set_weights(fixed.get_weights())
+    for name, model in (("fixed", fixed), ("trained", trained)):
+        with tf.GradientTape() as tape:
+            out = model.forward(real_a, real_b, training=True)
+            loss = model.generator_losses(real_a, real_b, out)["loss_sem_a"]
+        grads[name] = np.asarray(tape.gradient(loss, out["emb_a"]))
+        embs[name] = (np.asarray(out["emb_a"]), np.asarray(out["emb_fake_b"]))
+    np.testing.assert_allclose(embs["fixed"][0], embs["trained"][0], atol=1e-6)
+    e_a, e_fake_b = embs["fixed"]
+    dropped = np.sign(e_a - e_fake_b) / e_a.size * fixed.config.lambda_sem
+    assert np.abs(grads["fixed"]).max() > 0  # the translation path still learns
+    np.testing.assert_allclose(grads["trained"] - grads["fixed"], dropped, atol=1e-7)
+
+
 @pytest.mark.parametrize("sharing", ["partial", "full", "none"])
 def test_sharing_decides_which_weights_the_domains_share(sharing):
     model = XGAN(XGANConfig(sharing=sharing, **TINY), image_size=32)
@@ -137,8 +185,8 @@ def test_sharing_decides_which_weights_the_domains_share(sharing):
         middle = model.enc_shared.trainable_variables + model.dec_shared.trainable_variables
         assert shared == {id(v) for v in middle} and ids_a - ids_b
         # partial: conv2, conv3, fc0, fc1, deconv0, deconv1; full adds conv1, deconv2, deconv3
-        # (kernel and bias each)
-        assert len(shared) == {"partial": 12, "full": 18}[sharing]
+        # (a convolution: kernel and its batch norm's gamma and beta; a dense layer: kernel, bias)
+        assert len(shared) == {"partial": 16, "full": 25}[sharing]
     gen = model.variables_for("gen")
     assert len({id(v) for v in gen}) == len(gen)  # every shared variable counted once
 
@@ -244,7 +292,9 @@ def test_configs_load_and_round_trip(tmp_path):
         assert load_config(tmp_path / "c.yaml") == dataclasses.replace(cfg, name=cfg.name)
     cfg = load_config("xgan/faces2cartoon")
     assert (cfg.model.lambda_rec, cfg.model.lambda_dann, cfg.model.lambda_sem, cfg.model.lambda_gan,
-            cfg.model.lambda_teach) == (1.0, 1.0, 1.0, 0.1, 0.1)
+            cfg.model.lambda_teach) == (1.0, 0.1, 0.1, 0.1, 0.1)
+    assert (cfg.model.norm, cfg.model.embedding_norm, cfg.model.semantic_target) == ("batch", "layer", "fixed")
+    assert load_config("xgan/quickstart").model == dataclasses.replace(cfg.model, teacher=None)
     assert cfg.data.b == "cartoonset10k" and cfg.data.crop_size == 64
     from keras_i2i.config import ConfigError
 
