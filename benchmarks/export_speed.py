@@ -16,7 +16,8 @@ Per config (default: the paper's ResNet generators, 9 blocks at 256x256 and 6 bl
    (:func:`keras_i2i.export.tflite.convert_tflite`, :func:`keras_i2i.export.onnx.convert_onnx`):
    TFLite fp32, fp16, dynamic and int8 with uint8 pixel I/O (the ``keras-i2i export``
    default for TFLite; int8 calibrated on real images, the bundled emoji ``trainA`` resized
-   bicubic to the model size), ONNX fp32 with float I/O;
+   bicubic to the model size), ONNX fp32 with float I/O, and ONNX int8 (``--onnx-quantize``:
+   static QDQ, the same calibration images);
 3. each is timed on one fixed image: PyTorch eager (``torch.inference_mode``), Keras
    ``model(x, training=False)``, the same in a ``tf.function`` (and with XLA,
    ``jit_compile=True``), the TFLite files in LiteRT (XNNPACK) and the ONNX file in ONNX
@@ -333,6 +334,11 @@ def run_config(generator: str, size: int, args, workdir: Path) -> dict:
     files["a2b.onnx"] = (onnx_export.convert_onnx(k_net, size, "float"), "float", "fp32")
     conversion_s["onnx_fp32"] = round(time.perf_counter() - start, 1)
     log(f"ONNX fp32 in {conversion_s['onnx_fp32']} s")
+    # `--onnx-quantize`: static QDQ int8 on the same calibration images.
+    start = time.perf_counter()
+    files["a2b.int8.onnx"] = (onnx_export.quantize_onnx(files["a2b.onnx"][0], calib.images, "float"), "float", "int8")
+    conversion_s["onnx_int8"] = round(time.perf_counter() - start, 1)
+    log(f"ONNX int8 (QDQ) in {conversion_s['onnx_int8']} s")
     write_model_files(folder, files)
 
     # 3. The contenders, each a zero-argument call on one fixed real image.
