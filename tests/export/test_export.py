@@ -100,6 +100,24 @@ def test_onnx_exports_and_passes_parity(full_export, trained_run):
     assert "QuantizeLinear" in report.result("a2b.int8.onnx")["checks"]["ops"]
 
 
+def test_onnx_int8_keeps_the_first_and_last_convolution_float(full_export):
+    """Every convolution's weights come through a DequantizeLinear except the first
+    (reading the image) and the last (writing it)."""
+    import onnx
+
+    _, out = full_export
+    graph = onnx.load(str(out / "a2b.int8.onnx")).graph
+    producers = {o: n for n in graph.node for o in n.output}
+    convs = [n for n in graph.node if n.op_type in ("Conv", "ConvTranspose")]
+
+    def int8_weights(conv):
+        node = producers.get(conv.input[1])
+        return node is not None and node.op_type == "DequantizeLinear"
+
+    assert len(convs) > 2
+    assert [int8_weights(c) for c in convs] == [False] + [True] * (len(convs) - 2) + [False]
+
+
 def test_model_json_describes_every_file(full_export):
     report, out = full_export
     data = json.loads((out / "model.json").read_text())
