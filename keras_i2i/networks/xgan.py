@@ -48,7 +48,7 @@ SHARING = {
 
 
 #: What the encoder's last layer does to the embedding. Without a normalization the
-#: embedding's scale is free: the decoder's first instance norm ignores it, and the
+#: embedding's scale is free: the decoder's first norm ignores it, and the
 #: domain-adversarial loss behind the gradient reversal is unbounded, so the encoders
 #: win it by adding one large, domain-dependent offset to every embedding. Measured on
 #: the emoji quickstart (64x64, batch 4): with ``none`` the mean absolute embedding grew
@@ -245,14 +245,13 @@ def xgan_autoencoders(image_size: int = 64, ngf: int = 32, embedding_dim: int = 
         raise ValueError(f"Unknown sharing {sharing!r}. Known: {', '.join(SHARING)}")
     enc_own, dec_own = SHARING[sharing]
     kw = dict(image_size=image_size, ngf=ngf, embedding_dim=embedding_dim, norm=norm, init_gain=init_gain)
+    enc_kw = dict(kw, embedding_norm=embedding_norm)
     parts = {}
     for d in "ab":
-        parts[f"enc_{d}"] = xgan_encoder(first=0, last=enc_own - 1, embedding_norm=embedding_norm,
-                                         name=f"enc_{d}", **kw)
+        parts[f"enc_{d}"] = xgan_encoder(first=0, last=enc_own - 1, name=f"enc_{d}", **enc_kw)
         parts[f"dec_{d}"] = xgan_decoder(first=UNITS - dec_own, last=UNITS - 1, name=f"dec_{d}", **kw)
     if enc_own < UNITS:
-        parts["enc_shared"] = xgan_encoder(first=enc_own, last=UNITS - 1, embedding_norm=embedding_norm,
-                                           name="enc_shared", **kw)
+        parts["enc_shared"] = xgan_encoder(first=enc_own, last=UNITS - 1, name="enc_shared", **enc_kw)
     if dec_own < UNITS:
         parts["dec_shared"] = xgan_decoder(first=0, last=UNITS - dec_own - 1, name="dec_shared", **kw)
     return parts
