@@ -36,11 +36,12 @@ def choices(*values: str, default: str) -> Any:
 
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
-    """Where the two domains come from and how images are prepared.
+    """Where the domains come from and how images are prepared.
 
     Set one of: ``dataset`` (``emoji``, bundled, or a standard CycleGAN dataset
     name such as ``horse2zebra``), ``root`` (a folder with trainA/trainB and
-    optionally testA/testB), or ``a`` and ``b`` (two folders of images).
+    optionally testA/testB, or with train/<domain>/ and test/<domain>/), ``a`` and
+    ``b`` (two folders of images), or ``domains`` (``{name: folder}``, any number).
     """
 
     dataset: Optional[str] = None
@@ -49,6 +50,8 @@ class DataConfig:
     b: Optional[str] = None
     test_a: Optional[str] = None
     test_b: Optional[str] = None
+    # Named domains, {name: folder}, for any number of domains (see keras_i2i.data.domains).
+    domains: Optional[dict[str, str]] = None
     download: bool = False
     load_size: int = 286
     crop_size: int = 256
@@ -112,6 +115,8 @@ def _type_name(tp: Any) -> str:
         return " or ".join(_type_name(a) for a in args) + " or null"
     if origin in (tuple, list):
         return f"list of {_type_name(typing.get_args(tp)[0])}"
+    if origin is dict:
+        return "mapping"
     return getattr(tp, "__name__", str(tp))
 
 
@@ -124,6 +129,12 @@ def _coerce(value: Any, tp: Any, key: str) -> Any:
                 return None
         inner = [a for a in args if a is not type(None)]
         return _coerce(value, inner[0], key)
+    if origin is dict:
+        key_type, value_type = typing.get_args(tp)
+        if not isinstance(value, dict):
+            raise ConfigError(f"{key}: expected a mapping of {_type_name(key_type)} to {_type_name(value_type)}, "
+                              f"got {value!r}")
+        return {_coerce(k, key_type, key): _coerce(v, value_type, f"{key}.{k}") for k, v in value.items()}
     if origin in (tuple, list):
         (inner,) = typing.get_args(tp)[:1]
         if isinstance(value, str):

@@ -67,10 +67,29 @@ def _domain_source(value: str, download: bool) -> tuple[Path, Optional[Path]]:
     return root / "train", test if test.is_dir() else None
 
 
+def _is_per_domain(root) -> bool:
+    from keras_i2i.data.domains import per_domain_layout
+
+    return per_domain_layout(Path(root).expanduser()) is not None
+
+
 def resolve_paths(data) -> DomainPaths:
     """Folders of the two domains from a ``DataConfig``: ``a``/``b`` win over ``root``,
     which wins over ``dataset`` (bundled ``emoji`` or a standard CycleGAN dataset).
-    ``a`` or ``b`` may name a one-domain dataset (``cartoonset10k``) instead of a folder."""
+    ``a`` or ``b`` may name a one-domain dataset (``cartoonset10k``) instead of a folder.
+    Datasets of named domains (``data.domains``, ``root/train/<domain>/``) qualify when
+    they have exactly two domains: ``a`` is the first name in sorted order."""
+    if getattr(data, "domains", None) or (data.root and not (data.a or data.b) and _is_per_domain(data.root)):
+        from keras_i2i.data.domains import resolve_domains
+
+        domains = resolve_domains(data)
+        if len(domains) != 2:
+            raise DataError(
+                f"This model translates between two domains; the data has {len(domains)} "
+                f"({', '.join(d.name for d in domains)}). Choose two with data.domains.NAME=FOLDER."
+            )
+        first, second = domains
+        return DomainPaths(first.train, second.train, first.test, second.test)
     if data.a or data.b:
         if not (data.a and data.b):
             raise DataError("Set both data.a and data.b (two folders of images), or data.root.")
@@ -219,16 +238,21 @@ class UnpairedData:
         def load(ia, ib, sample):
             return self._augment(fetch_a(ia), sample, 0), self._augment(fetch_b(ib), sample, 1)
 
-        options = tf.data.Options()
-        options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
-        options.deterministic = True
-        return (
-            self._indices(start_step * self.global_batch)
-            .map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
-            .batch(self.global_batch, drop_remainder=True)
-            .prefetch(tf.data.AUTOTUNE)
-            .with_options(options)
-        )
+        return batched(self._indices(start_step * self.global_batch), load, self.global_batch)
+
+
+def batched(indices: tf.data.Dataset, load, global_batch: int) -> tf.data.Dataset:
+    """``indices`` mapped through ``load`` in parallel (order kept), batched and prefetched,
+    sharded by data under a distribution strategy."""
+    options = tf.data.Options()
+    options.experimental_distribute.auto_shard_policy = tf.data.experimental.AutoShardPolicy.DATA
+    options.deterministic = True
+    return (
+        indices.map(load, num_parallel_calls=tf.data.AUTOTUNE, deterministic=True)
+        .batch(global_batch, drop_remainder=True)
+        .prefetch(tf.data.AUTOTUNE)
+        .with_options(options)
+    )
 
 
 def load_test_image(path, size: int) -> np.ndarray:
