@@ -30,7 +30,9 @@ from keras_i2i.data.images import DataError, ImageFolder, read_image, resize
 
 logger = logging.getLogger(__name__)
 
-BUNDLED_DATASETS = {"emoji": Path(__file__).resolve().parent / "bundled" / "emoji"}
+_BUNDLED = Path(__file__).resolve().parent / "bundled"
+# emoji: Noto -> Twemoji (trainA/trainB); emoji4: noto, twemoji, fluent3d, fluentflat (train/<domain>/).
+BUNDLED_DATASETS = {"emoji": _BUNDLED / "emoji", "emoji4": _BUNDLED / "emoji4"}
 
 
 @dataclass(frozen=True)
@@ -114,7 +116,14 @@ def resolve_paths(data) -> DomainPaths:
         return paths
     if data.dataset:
         if data.dataset in BUNDLED_DATASETS:
-            return _layout(BUNDLED_DATASETS[data.dataset])
+            root = BUNDLED_DATASETS[data.dataset]
+            if not (root / "trainA").is_dir() and (root / "train").is_dir():
+                names = ", ".join(sorted(p.name for p in (root / "train").iterdir() if p.is_dir()))
+                raise DataError(
+                    f"Dataset {data.dataset!r} has one folder per domain ({names}) under {root}/train; "
+                    "a two-domain model needs two: set data.a and data.b to two of those folders."
+                )
+            return _layout(root)
         from keras_i2i.data import datasets
 
         if data.dataset not in datasets.CYCLEGAN_DATASETS:
