@@ -1,17 +1,16 @@
 """Real images for export: calibration sets and held-out parity sets, per direction.
 
-A direction ``x2y`` translates domain ``X`` to ``Y``; its source domain is ``X``. The
-calibration images of a quantized export are real *training* images of the source
-domain (``trainA`` for ``a2b``), its parity images held-out *test* images of the same
-domain (``testA``; the training images when the run has no test folder). ``--calibration
-DIR`` replaces the run's folders for every direction.
+A direction (:class:`keras_i2i.directions.Direction`) names its source domain. The
+calibration images of a quantized export are real *training* images of that domain
+(``trainA`` for CycleGAN's ``a2b``), its parity images held-out *test* images of the
+same domain (``testA``; the training images when the run has no test folder).
+``--calibration DIR`` replaces the run's folders for every direction.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import logging
-import re
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Optional
@@ -19,11 +18,10 @@ from typing import Optional
 import numpy as np
 
 from keras_i2i.data.images import DataError, list_image_files, read_image, resize
+from keras_i2i.directions import Direction, legacy_direction
 from keras_i2i.export.common import ExportError
 
 logger = logging.getLogger(__name__)
-
-_DIRECTION = re.compile(r"^([a-z])2([a-z])$")
 
 
 @dataclass
@@ -50,41 +48,41 @@ class ImageSet:
                 "source": self.source, "resize": f"bicubic to {self.images.shape[2]}x{self.images.shape[1]}"}
 
 
-def direction_domains(direction: str) -> tuple[Optional[str], Optional[str]]:
-    """``("A", "B")`` for ``"a2b"``; ``(None, None)`` when the name does not follow ``x2y``."""
-    match = _DIRECTION.match(direction.lower())
-    return (match.group(1).upper(), match.group(2).upper()) if match else (None, None)
+def _as_direction(direction: str | Direction) -> Optional[Direction]:
+    return direction if isinstance(direction, Direction) else legacy_direction(direction)
 
 
-def source_domain(direction: str) -> Optional[str]:
-    """``"a"`` for ``"a2b"``; ``None`` when the name does not follow the ``x2y`` pattern."""
-    source, _ = direction_domains(direction)
-    return source.lower() if source else None
+def direction_domains(direction: str | Direction) -> tuple[Optional[str], Optional[str]]:
+    """``(source, target)`` domain names of ``direction`` (``("a", "b")`` for CycleGAN's
+    ``a2b``); ``(None, None)`` for a bare name that is not a two-domain one."""
+    info = _as_direction(direction)
+    return (info.primary_source, info.target) if info is not None else (None, None)
 
 
-def _run_paths(cfg):
-    """The run's data folders, never downloading anything."""
-    from keras_i2i.data.pipeline import resolve_paths
+def _run_domains(cfg):
+    """The run's domains, never downloading anything."""
+    from keras_i2i.data.domains import resolve_domains
 
     data = cfg.data
     if any(f.name == "download" for f in dataclasses.fields(data)):
         data = dataclasses.replace(data, download=False)
-    return resolve_paths(data)
+    return {domain.name: domain for domain in resolve_domains(data)}
 
 
-def domain_folders(cfg, direction: str) -> tuple[Optional[Path], Optional[Path]]:
+def domain_folders(cfg, direction: str | Direction) -> tuple[Optional[Path], Optional[Path]]:
     """``(train folder, test folder)`` of the source domain of ``direction`` in the run's
     data config; either may be ``None`` (unknown domain, folder gone)."""
-    letter = source_domain(direction)
-    if letter not in ("a", "b"):
+    source, _ = direction_domains(direction)
+    if source is None:
         return None, None
     try:
-        paths = _run_paths(cfg)
+        domains = _run_domains(cfg)
     except DataError as err:
         logger.warning("The run's data folders are not available (%s).", err)
         return None, None
-    train = getattr(paths, f"train_{letter}")
-    test = getattr(paths, f"test_{letter}")
+    if source not in domains:
+        return None, None
+    train, test = domains[source].train, domains[source].test
     return (train if train and Path(train).is_dir() else None), (test if test and Path(test).is_dir() else None)
 
 

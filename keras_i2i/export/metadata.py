@@ -10,7 +10,7 @@ under a lock::
       "models": [
         {
           "name": "quickstart", "model": "cyclegan", "direction": "a2b",
-          "source_domain": "A", "target_domain": "B",
+          "source_domain": "a", "target_domain": "b",
           "file": "a2b.int8.tflite", "format": "tflite", "runtime": "litert",
           "io": "uint8",
           "input":  {"name": "image", "shape": [1, 64, 64, 3], "layout": "NHWC", "dtype": "uint8",

@@ -22,11 +22,13 @@ import math
 import os
 import time
 from pathlib import Path
-from typing import Callable, Iterable, Optional, Sequence
+from typing import Callable, Iterable, Mapping, Optional, Sequence
 
 import numpy as np
 
+from keras_i2i.data.domains import Domain, make_domains
 from keras_i2i.data.images import DataError, ImageFolder, resize
+from keras_i2i.directions import Direction, legacy_direction
 from keras_i2i.metrics.base import MEAN, METRICS
 from keras_i2i.metrics.features import FeatureExtractor
 from keras_i2i.utils import atomic_write_text
@@ -68,12 +70,25 @@ def identity_translator(images: np.ndarray) -> np.ndarray:
     return images
 
 
-def parse_direction(direction: str) -> tuple[str, str]:
-    """``"a2b"`` -> ``("A", "B")``."""
-    source, sep, target = direction.partition("2")
-    if not sep or not source or not target:
-        raise ValueError(f"Direction {direction!r} is not SOURCE2TARGET (e.g. a2b).")
-    return source.upper(), target.upper()
+def as_domains(paths) -> list[Domain]:
+    """The domains of ``paths``: a list of :class:`Domain` as is, or the two domains ``a``
+    and ``b`` of a :class:`keras_i2i.data.pipeline.DomainPaths`."""
+    if isinstance(paths, (list, tuple)):
+        return list(paths)
+    return make_domains({"a": (paths.train_a, paths.test_a), "b": (paths.train_b, paths.test_b)})
+
+
+def as_directions(names: Iterable[str], directions: Optional[Mapping[str, Direction]]) -> dict[str, Direction]:
+    """The :class:`Direction` of each translator name: from ``directions`` (the model's or
+    model.json's), else the two-domain names ``a2b``/``b2a`` of older exports."""
+    out = {}
+    for name in names:
+        direction = directions.get(name) if directions is not None else legacy_direction(name)
+        if direction is None:
+            known = ", ".join(directions) if directions is not None else "a2b, b2a"
+            raise DataError(f"No source and target domain are known for direction {name!r} (known: {known}).")
+        out[name] = direction
+    return out
 
 
 class ImageStore:
@@ -102,8 +117,9 @@ class Evaluation:
     """What the metrics see: translated and real image sets of one model and their features.
 
     Args:
-        translators: direction (``"a2b"``) -> uint8 batch translator (see module docstring).
-        paths: a :class:`keras_i2i.data.pipeline.DomainPaths` (train and test folders).
+        translators: direction name (``"a2b"``) -> uint8 batch translator (see module docstring).
+        paths: the data's domains (a list of :class:`keras_i2i.data.domains.Domain`), or a
+            :class:`keras_i2i.data.pipeline.DomainPaths` for domains ``a`` and ``b``.
         size: the model's input side; every image is resized to it.
         features: the feature extractor (its cache is shared by everyone using it); None
             when no metric needs one.
@@ -115,19 +131,22 @@ class Evaluation:
         kid_subset_size: KID subset size (default: min(1000, set sizes)).
         seed: KID subset draws.
         images: an :class:`ImageStore` to share.
+        directions: the :class:`Direction` of each translator name (source and target
+            domains); default: the two-domain names ``a2b`` and ``b2a``.
     """
 
     def __init__(self, translators: dict, paths, size: int, features: Optional[FeatureExtractor], split: str = "test",
                  reference: Optional[str | os.PathLike] = None, classifier_images: int = CLASSIFIER_IMAGES,
                  max_images: Optional[int] = None, kid_subset_size: Optional[int] = None, seed: int = 0,
-                 images: Optional[ImageStore] = None):
+                 images: Optional[ImageStore] = None, directions: Optional[Mapping[str, Direction]] = None):
         if split not in SPLITS:
             raise ValueError(f"Unknown split {split!r}; choose from {', '.join(SPLITS)}.")
         if not translators:
             raise ValueError("Nothing to evaluate: no translators.")
         self.translators = dict(translators)
         self.directions = list(self.translators)
-        self.paths = paths
+        self.direction_info = as_directions(self.directions, directions)
+        self.data_domains = {domain.name: domain for domain in as_domains(paths)}
         self.size = int(size)
         self.split = split
         self.reference_dir = Path(reference) if reference is not None else None
@@ -140,21 +159,23 @@ class Evaluation:
         self.images = images or ImageStore(size, max_images)
         if self.images.size != self.size:
             raise ValueError("The image store holds images of another size.")
-        self.domains = sorted({domain for d in self.directions for domain in parse_direction(d)})
+        self.domains = sorted({domain for d in self.directions for domain in (self.source(d), self.target(d))})
         self._fakes: dict[tuple, np.ndarray] = {}
-        for d in self.directions:
-            for domain in parse_direction(d):
-                self.folder(domain, split)
+        for domain in self.domains:
+            self.folder(domain, split)
 
     # ------------------------------------------------------------------ images
     def source(self, direction: str) -> str:
-        return parse_direction(direction)[0]
+        return self.direction_info[direction].primary_source
 
     def target(self, direction: str) -> str:
-        return parse_direction(direction)[1]
+        return self.direction_info[direction].target
 
     def folder(self, domain: str, split: str) -> Path:
-        folder = getattr(self.paths, f"{split}_{domain.lower()}", None)
+        if domain not in self.data_domains:
+            raise DataError(f"The data has no domain {domain!r}; its domains are {', '.join(self.data_domains)}.")
+        info = self.data_domains[domain]
+        folder = info.train if split == "train" else info.test
         if folder is None:
             hint = " Use --split train, or give data with a test split." if split == "test" else ""
             raise DataError(f"The data has no {split} folder for domain {domain}.{hint}")
@@ -226,6 +247,8 @@ class Evaluation:
             "size": self.size,
             "directions": {
                 d: {
+                    "source_domain": self.source(d),
+                    "target_domain": self.target(d),
                     "source": str(self.folder(self.source(d), self.split)),
                     "images": int(len(self.real(self.source(d)))),
                     "reference": str(self.reference_folder(d)),

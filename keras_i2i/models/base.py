@@ -28,6 +28,7 @@ import keras
 import tensorflow as tf
 
 from keras_i2i.config import MODEL_CONFIGS
+from keras_i2i.directions import Direction
 from keras_i2i.registry import Registry
 
 MODELS: Registry = Registry("model")
@@ -74,6 +75,11 @@ class TranslationModel(keras.Model):
         self.seed = int(seed)
 
     # -- what subclasses provide ----------------------------------------------------
+    def directions(self) -> dict[str, Direction]:
+        """The model's directions by name (see :mod:`keras_i2i.directions`); ``translators()``
+        has one translator under each of these names."""
+        raise NotImplementedError
+
     def translators(self) -> dict[str, keras.Model]:
         raise NotImplementedError
 

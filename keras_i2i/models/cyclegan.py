@@ -8,6 +8,7 @@ import keras
 import tensorflow as tf
 
 from keras_i2i.config import choices
+from keras_i2i.directions import two_way
 from keras_i2i.losses import GAN_LOSSES, l1_loss
 from keras_i2i.models.base import TranslationModel, register_model
 from keras_i2i.models.image_pool import ImagePool
@@ -89,6 +90,9 @@ class CycleGAN(TranslationModel):
     def call(self, inputs, training=False):
         real_a, real_b = inputs
         return self.gen_a2b(real_a, training=training), self.gen_b2a(real_b, training=training)
+
+    def directions(self):
+        return two_way()
 
     def translators(self) -> dict[str, keras.Model]:
         return {"a2b": self.gen_a2b, "b2a": self.gen_b2a}

@@ -8,6 +8,7 @@ from typing import Optional
 import keras
 
 from keras_i2i.config import choices
+from keras_i2i.directions import two_way
 from keras_i2i.models.base import TranslationModel, register_model
 from keras_i2i.networks import GENERATORS
 
@@ -56,6 +57,10 @@ class ImportedGenerators(TranslationModel):
             gen = build(name=f"gen_{direction}", **kwargs)
             setattr(self, f"gen_{direction}", gen)
             self._generators[direction] = gen
+
+    def directions(self):
+        both = two_way()
+        return {name: both[name] for name in self.config.directions}
 
     def translators(self) -> dict[str, keras.Model]:
         return dict(self._generators)

@@ -10,6 +10,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_i2i.config import choices
+from keras_i2i.directions import two_way
 from keras_i2i.layers import GradientReversal
 from keras_i2i.losses import GAN_LOSSES, l1_loss, l2_loss, vanilla_loss
 from keras_i2i.models.base import TranslationModel, register_model
@@ -178,6 +179,9 @@ class XGAN(TranslationModel):
         real_a, real_b = inputs
         return (self.decoder_b(self.encoder_a(real_a, training=training), training=training),
                 self.decoder_a(self.encoder_b(real_b, training=training), training=training))
+
+    def directions(self):
+        return two_way()
 
     def translators(self) -> dict[str, keras.Model]:
         def translator(name, encoder, decoder):

@@ -126,7 +126,7 @@ def test_model_json_describes_every_file(full_export):
     for name, entry in entries.items():
         content = (out / name).read_bytes()
         assert entry["sha256"] == hashlib.sha256(content).hexdigest()
-        assert entry["direction"] == "a2b" and entry["source_domain"] == "A" and entry["target_domain"] == "B"
+        assert entry["direction"] == "a2b" and entry["source_domain"] == "a" and entry["target_domain"] == "b"
         assert entry["name"] == "quickstart" and entry["model"] == "cyclegan"
         assert Path(entry["source_checkpoint"] + ".index").is_file()
         assert entry["keras_i2i_version"] and entry["created"].endswith("Z")

@@ -78,7 +78,7 @@ def test_rc_and_fc_are_high_for_real_images_and_chance_for_noise(two_styles, fea
 def test_fc_needs_both_directions(two_styles, features):
     ev = Evaluation({"a2b": _oracle("a2b")}, two_styles, 64, features, classifier_images=24)
     rows = run_metrics(ev, ["fc"])
-    assert rows["mean"]["fc"] is None and "none into A" in rows["mean"]["fc_note"]
+    assert rows["mean"]["fc"] is None and "none into a" in rows["mean"]["fc_note"]
 
 
 def test_inception_weights_from_a_local_file(features, tmp_path):
