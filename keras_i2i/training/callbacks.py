@@ -123,16 +123,38 @@ class RunLogger(keras.callbacks.Callback):
         self.writer.flush()
 
 
-def image_grid(named: dict[str, np.ndarray]) -> np.ndarray:
-    """Rows = samples, columns = the named images, as uint8 (H*n, W*k, 3)."""
+LABEL_HEIGHT = 12  # pixels of the header strip that names each column
+
+
+def column_labels(names, width: int) -> np.ndarray:
+    """A white ``(LABEL_HEIGHT, width * len(names), 3)`` uint8 strip with each name drawn
+    in black over its column (Pillow's built-in bitmap font, cut to the column's width)."""
+    from PIL import ImageDraw, ImageFont
+
+    strip = Image.new("RGB", (width * len(names), LABEL_HEIGHT), "white")
+    draw, font = ImageDraw.Draw(strip), ImageFont.load_default()
+    for i, name in enumerate(names):
+        text = str(name)
+        while text and draw.textlength(text, font=font) > width - 2:
+            text = text[:-1]
+        draw.text((i * width + 1, 0), text, fill="black", font=font)
+    return np.asarray(strip)
+
+
+def image_grid(named: dict[str, np.ndarray], labels: bool = True) -> np.ndarray:
+    """Rows = samples, columns = the named images, as uint8 (H*n, W*k, 3); with
+    ``labels``, a header strip names each column."""
     columns = [np.clip((np.asarray(v, np.float32) + 1.0) * 127.5, 0, 255).round().astype(np.uint8) for v in named.values()]
     rows = [np.concatenate([col[i] for col in columns], axis=1) for i in range(columns[0].shape[0])]
+    if labels:
+        rows.insert(0, column_labels(list(named), columns[0].shape[2]))
     return np.concatenate(rows, axis=0)
 
 
 class SampleGrids(keras.callbacks.Callback):
-    """Translates a fixed batch every ``every`` epochs: a PNG grid in ``samples/`` and
-    TensorBoard images (``real_a``, ``fake_b``, ``rec_a``, ``idt_b`` and the B side)."""
+    """Translates a fixed batch every ``every`` epochs: a PNG grid in ``samples/`` (a
+    column per named image, labelled in a header strip) and TensorBoard images
+    (``real_a``, ``fake_b``, ``rec_a``, ``idt_b`` and the B side)."""
 
     def __init__(self, run_dir: Path, batch, every: int, writer):
         super().__init__()
