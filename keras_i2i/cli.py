@@ -46,7 +46,9 @@ class _Group(click.Group):
         except (click.exceptions.Exit, click.ClickException, click.exceptions.Abort):
             raise  # already for the user; checking _user_errors() would import TensorFlow
         except Exception as err:  # noqa: BLE001
-            if isinstance(err, _user_errors()):
+            from keras_i2i.outputs import OutputError  # (imports no TensorFlow, so it is checked first)
+
+            if isinstance(err, OutputError) or isinstance(err, _user_errors()):
                 raise click.ClickException(str(err)) from None
             raise
 
@@ -126,18 +128,31 @@ def train(config_name, overrides, run_dir, resume_dir, strategy, dry_run, verbos
 @click.option("--size", type=click.IntRange(min=4), default=None,
               help="Side the model sees (images are resized to it and back). [default: the training crop size]")
 @click.option("--checkpoint", default=None, help="A checkpoint prefix to use instead of the latest one.")
+@click.option("--force", is_flag=True,
+              help="Overwrite files in --output that translate did not write (it always replaces its own outputs).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def translate(run_dir, input_path, output_dir, direction, size, checkpoint, verbose):
-    """Translate images with a trained run; writes PNGs of the input sizes."""
-    _setup_logging(verbose)
-    from keras_i2i.translate import collect_inputs, load_run, translate_files
+def translate(run_dir, input_path, output_dir, direction, size, checkpoint, force, verbose):
+    """Translate images with a trained run; writes PNGs of the input sizes.
 
+    Outputs keep the inputs' names with .png (cat.jpg -> cat.png); when two inputs would
+    share a name, the one already named .png keeps it and the other keeps its suffix
+    (cat.jpg.png). --output must not be --input or inside it. Translating into the same
+    folder again replaces the PNGs translate wrote there; any other file of an output
+    name is refused before the model loads, unless --force.
+    """
+    _setup_logging(verbose)
+    from keras_i2i.outputs import check_not_input, run_inputs
+    from keras_i2i.translate import collect_inputs, load_run, plan_outputs, translate_files
+
+    check_not_input(output_dir, [input_path, *run_inputs(run_dir)], what="--output", folder=True)
+    files, base = collect_inputs(input_path)
+    plan_outputs(files, output_dir, base=base, force=force)  # before the model loads
     cfg, model = load_run(run_dir, checkpoint)
     translators = model.translators()
     if direction not in translators:
         raise click.ClickException(f"This model has no direction {direction!r}; it has {', '.join(translators)}.")
-    files, base = collect_inputs(input_path)
-    written, skipped = translate_files(translators[direction], files, output_dir, size or cfg.data.crop_size, base=base)
+    written, skipped = translate_files(translators[direction], files, output_dir, size or cfg.data.crop_size, base=base,
+                                       force=force)
     click.echo(f"Wrote {written} image(s) to {output_dir}" + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
 
 
@@ -182,6 +197,18 @@ def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, r
     table, writes a JSON report and appends a line to the run's metrics.jsonl.
     """
     _setup_logging(verbose)
+    from keras_i2i.outputs import check_not_input, check_writable_dir, check_writable_file, model_inputs, run_inputs
+
+    # Where the report goes is checked before TensorFlow starts: never over the run's or the models' files.
+    if json_path is not None:
+        inputs = [*(run_inputs(run_dir) if run_dir is not None else []),
+                  *(p for m in model_files for p in model_inputs(m))]
+        check_not_input(json_path, inputs, what="--json")
+        check_writable_file(json_path, "--json")
+    elif run_dir is not None:
+        check_writable_dir(run_dir / "eval", "the report folder")
+    if run_dir is not None:
+        check_writable_file(run_dir / "metrics.jsonl", "the run's metrics.jsonl")
     from keras_i2i.metrics import FeatureError, resolve_metrics
     from keras_i2i.metrics.runs import evaluate_exported, evaluate_run, record
 
@@ -374,6 +401,11 @@ def benchmark(models, threads, runs, warmup, frame, resize, json_path):
     from keras_i2i.runtime import RuntimeLoadError
     from keras_i2i.runtime.benchmark import format_table, run_benchmark
 
+    if json_path is not None:
+        from keras_i2i.outputs import check_not_input, check_writable_file, model_inputs
+
+        check_not_input(json_path, [p for m in models for p in model_inputs(m)], what="--json")
+        check_writable_file(json_path, "--json")
     try:
         report = run_benchmark(models, threads=threads, runs=runs, warmup=warmup, frame=frame, resize=resize)
     except RuntimeLoadError as err:

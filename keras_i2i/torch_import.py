@@ -417,8 +417,14 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
     """Import generator checkpoints (``{"a2b": path, "b2a": path}``, one or both) into a new run directory.
 
     Every checkpoint must be of the same architecture. The run directory is built
-    beside ``out`` and renamed into place when complete.
+    beside ``out`` and renamed into place when complete. ``out`` must not hold (or be) a
+    checkpoint, as replacing it would delete it, and must be creatable: else
+    :class:`keras_i2i.outputs.OutputError` before anything is read.
     """
+    from keras_i2i.outputs import check_not_input, check_writable_dir, make_dir
+
+    check_not_input(out, checkpoints.values(), what="--out", folder=True, replaces=True)
+    check_writable_dir(Path(os.path.abspath(out)).parent if os.path.exists(out) else out, "--out")
     import keras
     import tensorflow as tf
 
@@ -479,7 +485,7 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
                     f", {len(ignored)} ignored ({_listing(ignored, 4)})" if ignored else "")
 
     report = ImportReport(out=out, architecture=architecture, size=size, sources=sources)
-    out.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(out.parent, "--out")
     staging = out.parent / f".{out.name}.importing-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
     try:

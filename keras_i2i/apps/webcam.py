@@ -63,6 +63,8 @@ from keras_i2i.runtime.benchmark import latency_stats
 from keras_i2i.runtime.imaging import cv2
 from keras_i2i.runtime.imaging import resize as resize_image
 from keras_i2i.runtime.metadata import TensorSpec
+from keras_i2i.outputs import (OutputError, check_not_input, check_writable_dir, check_writable_file, make_dir,
+                                model_inputs, write_error)
 from keras_i2i.utils import atomic_write_bytes, atomic_write_text
 
 SCHEMA = "keras_i2i.webcam/1"
@@ -513,7 +515,7 @@ def _open_writer(path: Path, fourcc: Optional[str], fps: float, size: tuple[int,
                           f"{', '.join(FOURCC_BY_SUFFIX)}, or give --fourcc.")
     if len(code) != 4:
         raise WebcamError(f"--fourcc must be 4 characters (e.g. mp4v, MJPG, FFV1), got {code!r}.")
-    path.parent.mkdir(parents=True, exist_ok=True)
+    make_dir(path.parent, "--output")
     writer = cv2.VideoWriter(str(path), cv2.VideoWriter_fourcc(*code), fps, size)
     if not writer.isOpened():
         writer.release()
@@ -630,7 +632,12 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
             path = Path(snapshot_dir) / f"keras-i2i-{time.strftime('%Y%m%d-%H%M%S')}-{written:06d}.png"
             ok, png = cv2.imencode(".png", view)
             if ok:
-                atomic_write_bytes(path, png.tobytes())
+                try:
+                    atomic_write_bytes(path, png.tobytes())
+                except OSError as err:  # a failed snapshot does not stop the stream
+                    if echo:
+                        echo(f"Snapshot not saved: {write_error(path, err)}")
+                    return False
                 snapshots.append(str(path))
                 if echo:
                     echo(f"Snapshot: {path}")
@@ -751,7 +758,13 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
         "snapshots": snapshots,
     }
     if json_path is not None:
-        atomic_write_text(json_path, json.dumps(stats, indent=2) + "\n")
+        try:
+            atomic_write_text(json_path, json.dumps(stats, indent=2) + "\n")
+        except OSError as err:
+            if error is None:
+                raise write_error(json_path, err) from None
+            if echo:  # the stream's own error is the one to report
+                echo(f"Stats not saved: {write_error(json_path, err)}")
     if error is not None:
         if isinstance(error, WebcamError):
             error.stats = stats
@@ -776,15 +789,38 @@ def format_stats(stats: dict) -> str:
     )
 
 
+def check_outputs(model, video=None, output=None, json_path=None, snapshot_dir=None) -> None:
+    """Refuse outputs that would overwrite the model files or the video, or each other,
+    or that cannot be written, before anything is opened.
+
+    Raises:
+        OutputError: the first such output, with what to do.
+    """
+    inputs = [*model_inputs(model), video]
+    if output is not None:
+        check_not_input(output, inputs, what="--output")
+        check_writable_file(output, "--output")
+    if json_path is not None:
+        if output is not None and Path(json_path).resolve() == Path(output).resolve():
+            raise OutputError(f"--json {json_path} is also --output; give them different file names.")
+        check_not_input(json_path, inputs, what="--json")
+        check_writable_file(json_path, "--json")
+    if snapshot_dir is not None:
+        check_writable_dir(snapshot_dir, "--snapshot-dir")
+
+
 def webcam(model: str | os.PathLike, *, camera: Optional[int] = None, video: Optional[str | os.PathLike] = None,
            realtime: bool = False, backend: Optional[str] = None, threads: Optional[int] = None,
            resize: str = "crop", direction: str = "a2b", headless: bool = False, **run_kwargs) -> dict:
     """Open the display (unless ``headless``), the model and the source, then :func:`run`.
 
-    ``camera`` (default 0) or ``video``; the rest as in :func:`run`. A missing GUI fails
-    first, before any model or camera is opened."""
+    ``camera`` (default 0) or ``video``; the rest as in :func:`run`. Outputs that would
+    overwrite an input or cannot be written (:func:`check_outputs`), then a missing GUI,
+    fail first, before any model or camera is opened."""
     if camera is not None and video is not None:
         raise WebcamError("Give either a camera index or a video file, not both.")
+    check_outputs(model, video, run_kwargs.get("output"), run_kwargs.get("json_path"),
+                  None if headless else run_kwargs.get("snapshot_dir", "."))  # (snapshots need the window)
     display = None if headless else Window()
     try:
         translator = load_translator(model, backend=backend, threads=threads, resize=resize, direction=direction)

@@ -201,10 +201,13 @@ def export_run(
     Raises:
         ExportError: the request cannot be carried out (nothing is written).
         keras_i2i.translate.RunError: ``run_dir`` is not a trained run.
+        keras_i2i.outputs.OutputError: ``out`` is inside the run's checkpoints or the
+            calibration folder, or cannot be created (nothing is written).
     """
     from keras_i2i.export import images as image_sets
     from keras_i2i.export.metadata import read_model_json, utc_now, write_report
     from keras_i2i.export.parity import reference_pixels
+    from keras_i2i.outputs import check_not_input, check_writable_dir, make_dir, run_inputs
     from keras_i2i.translate import load_run
 
     run_dir = Path(run_dir)
@@ -226,6 +229,11 @@ def export_run(
     if calibration is not None and not Path(calibration).is_dir():
         raise ExportError(f"--calibration {calibration} is not a folder of images.")
 
+    # The output folder is checked before the run loads: never the run's checkpoints, never under a file.
+    out_dir = Path(out) if out is not None else run_dir / "export"
+    check_not_input(out_dir, [*run_inputs(run_dir), calibration], what="--out", folder=True)
+    check_writable_dir(out_dir, "--out")
+
     cfg, model = load_run(run_dir, checkpoint)
     translators = model.translators()
     selected = _resolve_directions(directions, translators)
@@ -234,7 +242,6 @@ def export_run(
         check_direction_name(d)
         check_size(translators[d], size, d)
 
-    out_dir = Path(out) if out is not None else run_dir / "export"
     jobs = _plan(selected, formats, tflite_modes, onnx_modes, io_by_format, floors)
     existing = [j.file for j in jobs if (out_dir / j.file).exists()]
     if existing and not force:
@@ -255,7 +262,7 @@ def export_run(
             calibration_sets[d] = image_sets.calibration_images(cfg, d, size, calibration_count, calibration)
 
     read_model_json(out_dir)  # an unreadable model.json fails now, not after the first file
-    out_dir.mkdir(parents=True, exist_ok=True)
+    make_dir(out_dir, "--out")
     checkpoint_path = str(Path(model.restored_from).resolve())
     report = ExportReport(str(run_dir), str(out_dir), checkpoint_path, size, utc_now())
     context = {"cfg": cfg, "checkpoint": checkpoint_path}

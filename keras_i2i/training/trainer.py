@@ -220,7 +220,8 @@ class Trainer:
                 continue
             files, _ = list_image_files(source)
             out = self.run_dir / "test_results" / direction
-            written, _ = translate_files(translator, files, out, self.cfg.data.crop_size, base=source)
+            # test_results/ is the run's own folder: replace what an earlier training left there.
+            written, _ = translate_files(translator, files, out, self.cfg.data.crop_size, base=source, force=True)
             logger.info("Translated %d test images %s -> %s", written, direction, out)
 
 
