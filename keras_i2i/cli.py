@@ -9,17 +9,63 @@ from pathlib import Path
 
 import click
 
-os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# TensorFlow's C++ log: quiet unless --verbose (see _quiet_tensorflow) or the user chose a level.
+_TF_LOG_LEVEL_GIVEN = "TF_CPP_MIN_LOG_LEVEL" in os.environ
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 logger = logging.getLogger("keras_i2i")
 
 DIRECTIONS = ("a2b", "b2a")
 
 
-def _setup_logging(verbose: bool) -> None:
+def _setup_logging(verbose: bool, tensorflow: bool = True) -> None:
     logging.basicConfig(level=logging.DEBUG if verbose else logging.INFO, format="%(message)s", force=True)
-    for name in ("absl", "tensorflow", "h5py"):
+    for name in ("absl", "tensorflow", "h5py", "PIL"):
         logging.getLogger(name).setLevel(logging.WARNING)
+    if tensorflow:
+        _quiet_tensorflow(verbose)
+
+
+def _quiet_tensorflow(verbose: bool) -> None:
+    """Import TensorFlow without its start-up noise, unless ``verbose``.
+
+    TensorFlow 2.21 logs from C++ while it loads (oneDNN, CUDA probing, "All log messages
+    before absl::InitializeLog() ..."), before its logging reads TF_CPP_MIN_LOG_LEVEL, so
+    the import runs with file descriptor 2 sent to a temporary file, which is replayed
+    only if the import fails. Later C++ lines (grappler's "remapper failed" on every
+    training, failed cuInit on a machine without a GPU) are hidden by
+    TF_CPP_MIN_LOG_LEVEL=3. ``--verbose`` (level 0) or a TF_CPP_MIN_LOG_LEVEL the user
+    set shows them; TensorFlow's real failures reach the user as Python exceptions.
+    """
+    if _TF_LOG_LEVEL_GIVEN:
+        return
+    os.environ["TF_CPP_MIN_LOG_LEVEL"] = "0" if verbose else "3"
+    if verbose or "tensorflow" in sys.modules:
+        return
+    import tempfile
+
+    with tempfile.TemporaryFile() as log:
+        sys.stderr.flush()
+        saved = os.dup(2)
+        os.dup2(log.fileno(), 2)
+        try:
+            import tensorflow  # noqa: F401
+        except BaseException:
+            os.dup2(saved, 2)
+            log.seek(0)
+            sys.stderr.write(log.read().decode(errors="replace"))
+            raise
+        finally:
+            os.dup2(saved, 2)
+            os.close(saved)
+
+
+def _light_user_errors():
+    """The user error types that can be checked without importing TensorFlow."""
+    from keras_i2i.extras import MissingExtraError
+    from keras_i2i.runtime.errors import RuntimeLoadError
+
+    return MissingExtraError, RuntimeLoadError
 
 
 def _user_errors():
@@ -48,7 +94,7 @@ class _Group(click.Group):
         except Exception as err:  # noqa: BLE001
             from keras_i2i.outputs import OutputError  # (imports no TensorFlow, so it is checked first)
 
-            if isinstance(err, OutputError) or isinstance(err, _user_errors()):
+            if isinstance(err, (OutputError, *_light_user_errors())) or isinstance(err, _user_errors()):
                 raise click.ClickException(str(err)) from None
             raise
 
@@ -153,6 +199,10 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
         raise click.ClickException(f"This model has no direction {direction!r}; it has {', '.join(translators)}.")
     written, skipped = translate_files(translators[direction], files, output_dir, size or cfg.data.crop_size, base=base,
                                        force=force)
+    if skipped and not written:
+        path, reason = skipped[0]
+        raise click.ClickException(f"None of the {len(skipped)} input image(s) could be read (e.g. {path}: {reason}); "
+                                   "nothing was written.")
     click.echo(f"Wrote {written} image(s) to {output_dir}" + (f"; skipped {len(skipped)} unreadable" if skipped else ""))
 
 
@@ -272,7 +322,7 @@ def datasets_list():
 @click.option("--force", is_flag=True, help="Download again even if present.")
 def datasets_download(names, cache_dir, base_url, force):
     """Download and unpack datasets (e.g. horse2zebra) for --set data.dataset=NAME."""
-    _setup_logging(False)
+    _setup_logging(False, tensorflow=False)
     from keras_i2i.data import datasets as ds
 
     for name in names:

@@ -34,6 +34,27 @@ def choices(*values: str, default: str) -> Any:
     return dataclasses.field(default=default, metadata={"choices": values})
 
 
+def bounded(default: Any, *, at_least: float | None = None, above: float | None = None,
+            below: float | None = None) -> Any:
+    """A number field restricted to a range (``None`` stays allowed for optional fields)."""
+    bounds = {k: v for k, v in (("at_least", at_least), ("above", above), ("below", below)) if v is not None}
+    return dataclasses.field(default=default, metadata={"bounds": bounds})
+
+
+def check_bounds(key: str, value: Any, bounds: dict) -> None:
+    """Raise :class:`ConfigError` naming ``key``, ``value`` and the allowed range when
+    ``value`` is outside ``bounds`` (from :func:`bounded`)."""
+    if value is None or not bounds:
+        return
+    low, high = bounds.get("at_least"), bounds.get("below")
+    above = bounds.get("above")
+    if (low is not None and value < low) or (above is not None and value <= above) or (
+            high is not None and value >= high):
+        allowed = [f">= {low:g}" if low is not None else None, f"> {above:g}" if above is not None else None,
+                   f"< {high:g}" if high is not None else None]
+        raise ConfigError(f"{key}: {value!r} is not allowed; it must be {' and '.join(a for a in allowed if a)}.")
+
+
 @dataclasses.dataclass(frozen=True)
 class DataConfig:
     """Where the domains come from and how images are prepared.
@@ -53,31 +74,31 @@ class DataConfig:
     # Named domains, {name: folder}, for any number of domains (see keras_i2i.data.domains).
     domains: Optional[dict[str, str]] = None
     download: bool = False
-    load_size: int = 286
-    crop_size: int = 256
+    load_size: int = bounded(286, at_least=1)
+    crop_size: int = bounded(256, at_least=1)
     preprocess: str = choices("resize_and_crop", "scale_width_and_crop", "crop", default="resize_and_crop")
     flip: bool = True
     cache: bool = True
-    max_images: Optional[int] = None
+    max_images: Optional[int] = bounded(None, at_least=1)
 
 
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything around the model: schedule, batch, precision, checkpoints, logs."""
 
-    batch_size: int = 1
-    n_epochs: int = 100
-    n_epochs_decay: int = 100
-    max_steps: Optional[int] = None
-    lr: float = 2e-4
-    beta1: float = 0.5
-    beta2: float = 0.999
+    batch_size: int = bounded(1, at_least=1)
+    n_epochs: int = bounded(100, at_least=0)
+    n_epochs_decay: int = bounded(100, at_least=0)
+    max_steps: Optional[int] = bounded(None, at_least=1)
+    lr: float = bounded(2e-4, above=0)
+    beta1: float = bounded(0.5, at_least=0, below=1)
+    beta2: float = bounded(0.999, at_least=0, below=1)
     lr_policy: str = choices("linear", "constant", default="linear")
-    checkpoint_every: int = 1000
-    keep_checkpoints: int = 3
-    log_every: int = 100
-    sample_every: int = 1
-    num_samples: int = 4
+    checkpoint_every: int = bounded(1000, at_least=1)
+    keep_checkpoints: int = bounded(3, at_least=1)
+    log_every: int = bounded(100, at_least=1)
+    sample_every: int = bounded(1, at_least=1)
+    num_samples: int = bounded(4, at_least=1)
     precision: str = choices("auto", "fp32", "bf16", "fp16", default="auto")
     jit_compile: bool = False
     strategy: str = choices("auto", "default", "mirrored", "multiworker", "tpu", default="auto")
@@ -87,12 +108,12 @@ class TrainConfig:
     # Evaluation during training (keras-i2i evaluate's metrics): every eval_every epochs
     # (0: never) on eval_split; keep_best keeps the best checkpoint by a metric, e.g.
     # "fid" (the mean over directions) or "a2b/fid", in checkpoints/best/.
-    eval_every: int = 0
+    eval_every: int = bounded(0, at_least=0)
     eval_metrics: tuple[str, ...] = ("fid", "kid")
     eval_split: str = choices("test", "train", default="test")
     keep_best: Optional[str] = None
     eval_inception_weights: str = "imagenet"
-    eval_feature_size: int = 299
+    eval_feature_size: int = bounded(299, at_least=75)
 
 
 @dataclasses.dataclass(frozen=True)
@@ -207,6 +228,7 @@ def from_dict(cls: type, raw: Any, prefix: str = "") -> Any:
         allowed = field.metadata.get("choices")
         if allowed and value not in allowed:
             raise ConfigError(f"{key}: {value!r} is not one of {', '.join(allowed)}")
+        check_bounds(key, value, field.metadata.get("bounds", {}))
         kwargs[name] = value
     try:
         return cls(**kwargs)
@@ -300,12 +322,34 @@ def config_from_dict(raw: dict) -> Config:
         raise ConfigError(f"model.name: {err}") from None
     model_raw["name"] = str(model_name)
     name = raw.get("name") or "run"
-    return Config(
+    cfg = Config(
         name=_coerce(name, str, "name"),
         data=from_dict(DataConfig, raw.get("data"), "data."),
         model=from_dict(model_cls, model_raw, "model."),
         train=from_dict(TrainConfig, raw.get("train"), "train."),
     )
+    validate(cfg)
+    return cfg
+
+
+def validate(cfg: Config) -> None:
+    """Checks that involve several keys (each key's own range is checked as it is read),
+    then the model's own: its config class's ``validate(data)`` says whether its
+    networks take ``data.crop_size``. Raises :class:`ConfigError`."""
+    data, train = cfg.data, cfg.train
+    if data.preprocess == "resize_and_crop" and data.load_size < data.crop_size:
+        raise ConfigError(
+            f"data.load_size: {data.load_size} is less than data.crop_size ({data.crop_size}); with "
+            f"data.preprocess=resize_and_crop it must be at least the crop size."
+        )
+    if train.max_steps is None and train.n_epochs + train.n_epochs_decay < 1:
+        raise ConfigError(
+            f"train.n_epochs + train.n_epochs_decay: {train.n_epochs} + {train.n_epochs_decay} trains no step; "
+            "make their sum at least 1, or set train.max_steps."
+        )
+    check = getattr(cfg.model, "validate", None)
+    if check is not None:
+        check(data)
 
 
 def load_config(name_or_path: str | os.PathLike = "quickstart", overrides=()) -> Config:

@@ -38,8 +38,6 @@ ARCHITECTURES = IMPORTABLE_GENERATORS
 NORMS = ("instance", "batch", "none")
 # Wrappers seen around generator state dicts (training checkpoints, EMA copies ...).
 WRAPPER_KEYS = ("state_dict", "model", "netG_A", "netG", "G_A", "generator", "G", "params_ema", "params")
-# Multiples the input side must have, per architecture.
-SIDE_MULTIPLE = {"resnet_9blocks": 4, "resnet_6blocks": 4, "cut_resnet": 4, "unet_256": 256, "unet_128": 128}
 
 
 class TorchImportError(ValueError):
@@ -199,14 +197,12 @@ def read_state_dict(path, key: Optional[str] = None) -> dict[str, np.ndarray]:
     entry when the wrapper holds several), and a ``module.`` prefix (DataParallel) is
     dropped.
     """
-    try:
-        import torch
-    except ImportError:
-        raise TorchImportError(
-            "Importing PyTorch checkpoints needs PyTorch: pip install 'keras-i2i[torch]' "
-            "(or pip install torch --index-url https://download.pytorch.org/whl/cpu)."
-        ) from None
     import pickle
+
+    from keras_i2i.extras import require
+
+    # The CPU-only wheel also works: pip install torch --index-url https://download.pytorch.org/whl/cpu
+    torch = require("torch", "torch", "keras-i2i import-torch")
 
     path = Path(path)
     if not path.is_file():
@@ -452,7 +448,9 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
                                    "both directions of a run must share one architecture.")
         architecture = found
         loaded[direction] = (Path(path), tensors)
-    multiple = SIDE_MULTIPLE[architecture.arch]
+    from keras_i2i.networks.registry import GENERATORS, input_side_rule
+
+    multiple, _ = input_side_rule(GENERATORS.get(architecture.arch))  # the side the generator takes
     if size < multiple or size % multiple:
         raise TorchImportError(f"--size {size} does not fit {architecture.arch}: use a multiple of {multiple}.")
 

@@ -57,15 +57,17 @@ from typing import Callable, Optional
 
 import numpy as np
 
+from keras_i2i.extras import require
 from keras_i2i.runtime import RuntimeLoadError, Translator, load
 from keras_i2i.runtime.backends import Backend, backend_for
 from keras_i2i.runtime.benchmark import latency_stats
-from keras_i2i.runtime.imaging import cv2
 from keras_i2i.runtime.imaging import resize as resize_image
 from keras_i2i.runtime.metadata import TensorSpec
 from keras_i2i.outputs import (OutputError, check_not_input, check_writable_dir, check_writable_file, make_dir,
                                 model_inputs, write_error)
 from keras_i2i.utils import atomic_write_bytes, atomic_write_text
+
+cv2 = require("cv2", "edge", "keras-i2i webcam")
 
 SCHEMA = "keras_i2i.webcam/1"
 BACKEND_NAMES = ("litert", "onnx", "keras")

@@ -39,6 +39,7 @@ from keras_i2i.export.common import (
 )
 from keras_i2i.export.onnx import ONNX_MODES
 from keras_i2i.export.tflite import QUANT_MODES, get_mode, mode_names
+from keras_i2i.extras import require_all
 
 __all__ = [
     "ExportError", "GraphCheckError", "ExportReport", "export_run", "FORMATS", "QUANT_MODES", "ONNX_MODES",
@@ -215,6 +216,8 @@ def export_run(
     bad = [f for f in formats if f not in FORMATS]
     if bad or not formats:
         raise ExportError(f"Unknown or no export format {bad or formats}; choose from {', '.join(FORMATS)}.")
+    for fmt in formats:  # the converters and the parity runtimes, before any work
+        require_all(EXTRA_MODULES[fmt], "export", f"keras-i2i export --{fmt}")
     requested_modes = _as_list(modes) or ["fp32"]
     if requested_modes == ["all"]:
         requested_modes = mode_names()

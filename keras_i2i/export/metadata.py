@@ -100,19 +100,23 @@ def tool_versions(fmt: str) -> dict:
 
 @contextlib.contextmanager
 def _locked(out_dir: Path):
-    """An exclusive lock on ``out_dir/.model.json.lock`` around a read-modify-write (POSIX)."""
+    """An exclusive lock on the folder ``out_dir`` itself around a read-modify-write
+    (POSIX ``flock`` on the directory, so no lock file is left behind)."""
     try:
         import fcntl
     except ImportError:  # pragma: no cover - Windows: no lock
         yield
         return
     out_dir.mkdir(parents=True, exist_ok=True)
-    with open(out_dir / ".model.json.lock", "a+") as fh:
-        fcntl.flock(fh.fileno(), fcntl.LOCK_EX)
+    fd = os.open(out_dir, os.O_RDONLY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
         try:
             yield
         finally:
-            fcntl.flock(fh.fileno(), fcntl.LOCK_UN)
+            fcntl.flock(fd, fcntl.LOCK_UN)
+    finally:
+        os.close(fd)
 
 
 def read_model_json(out_dir: str | os.PathLike) -> dict:

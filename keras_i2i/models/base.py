@@ -22,13 +22,15 @@ What the contract already allows for the models that come after CycleGAN:
 from __future__ import annotations
 
 import dataclasses
+import math
 from typing import ClassVar
 
 import keras
 import tensorflow as tf
 
-from keras_i2i.config import MODEL_CONFIGS
+from keras_i2i.config import MODEL_CONFIGS, ConfigError
 from keras_i2i.directions import Direction
+from keras_i2i.networks.registry import input_side_rule
 from keras_i2i.registry import Registry
 
 MODELS: Registry = Registry("model")
@@ -45,6 +47,30 @@ def register_model(name: str, config_class: type):
         return keras.saving.register_keras_serializable(package="keras_i2i")(cls)
 
     return decorator
+
+
+def check_crop_size(data, *networks) -> None:
+    """Raise :class:`~keras_i2i.config.ConfigError` unless every network takes
+    ``data.crop_size`` as its input side (model config classes call it from their
+    ``validate(data)`` hook, which runs when a config is loaded).
+
+    Args:
+        data: the ``DataConfig``.
+        *networks: ``(label, builder, kwargs)``: e.g. ``("model.generator resnet_9blocks",
+            GENERATORS.get("resnet_9blocks"), {})``; the builders declare their sides with
+            :func:`keras_i2i.networks.registry.input_sides`.
+    """
+    side = data.crop_size
+    rules = [(label, *input_side_rule(builder, **kwargs)) for label, builder, kwargs in networks]
+    failing = [label for label, multiple, minimum in rules if side % multiple or side < minimum]
+    if not failing:
+        return
+    multiple = math.lcm(*(m for _, m, _ in rules))
+    minimum = max(n for _, _, n in rules)
+    example = max(multiple * math.ceil(side / multiple), multiple * math.ceil(minimum / multiple))
+    rule = ([f"a multiple of {multiple}"] if multiple > 1 else []) + ([f"at least {minimum}"] if minimum > multiple else [])
+    raise ConfigError(f"data.crop_size: {side} does not fit {' and '.join(failing)}; it must be {' and '.join(rule)} "
+                      f"(e.g. {example}).")
 
 
 def build_model(model_config, image_size: int, seed: int = 0) -> "TranslationModel":

@@ -10,7 +10,7 @@ import tensorflow as tf
 from keras_i2i.config import choices
 from keras_i2i.directions import two_way
 from keras_i2i.losses import GAN_LOSSES, l1_loss
-from keras_i2i.models.base import TranslationModel, register_model
+from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
 from keras_i2i.models.image_pool import ImagePool
 from keras_i2i.networks import DISCRIMINATORS, GENERATORS
 
@@ -35,6 +35,12 @@ class CycleGANConfig:
     lambda_identity: float = 0.5
     pool_size: int = 50
     padding: str = choices("slices", "pad", default="slices")
+
+    def validate(self, data) -> None:
+        """The generator and discriminator take ``data.crop_size`` (see :func:`check_crop_size`)."""
+        check_crop_size(data, (f"model.generator {self.generator}", GENERATORS.get(self.generator), {}),
+                        (f"model.discriminator {self.discriminator} (model.n_layers_d {self.n_layers_d})",
+                         DISCRIMINATORS.get(self.discriminator), {"n_layers": self.n_layers_d}))
 
 
 @register_model("cyclegan", CycleGANConfig)

@@ -9,7 +9,7 @@ import keras
 
 from keras_i2i.config import choices
 from keras_i2i.directions import two_way
-from keras_i2i.models.base import TranslationModel, register_model
+from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
 from keras_i2i.networks import GENERATORS
 
 IMPORTABLE_GENERATORS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet")
@@ -29,6 +29,10 @@ class ImportedConfig:
     dropout: bool = False
     directions: tuple[str, ...] = ("a2b",)
     source: Optional[str] = None
+
+    def validate(self, data) -> None:
+        """The generator takes ``data.crop_size`` (see :func:`check_crop_size`)."""
+        check_crop_size(data, (f"model.generator {self.generator}", GENERATORS.get(self.generator), {}))
 
 
 @register_model("imported", ImportedConfig)

@@ -13,7 +13,7 @@ from keras_i2i.config import choices
 from keras_i2i.directions import two_way
 from keras_i2i.layers import GradientReversal
 from keras_i2i.losses import GAN_LOSSES, l1_loss, l2_loss, vanilla_loss
-from keras_i2i.models.base import TranslationModel, register_model
+from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
 from keras_i2i.networks import DISCRIMINATORS
 from keras_i2i.networks.xgan import check_image_size, domain_classifier, xgan_autoencoders
 
@@ -47,6 +47,12 @@ class XGANConfig:
     teacher: Optional[str] = None
     teacher_domain: str = choices("a", "b", default="a")
     d_accuracy_gate: Optional[float] = None
+
+    def validate(self, data) -> None:
+        """The autoencoders and the discriminator take ``data.crop_size`` (see :func:`check_crop_size`)."""
+        check_crop_size(data, ("the XGAN autoencoders", xgan_autoencoders, {}),
+                        (f"model.discriminator {self.discriminator} (model.n_layers_d {self.n_layers_d})",
+                         DISCRIMINATORS.get(self.discriminator), {"n_layers": self.n_layers_d}))
 
 
 def l1_distance(x, y):

@@ -6,10 +6,12 @@ import keras
 from keras import layers
 
 from keras_i2i.networks.common import apply_norm, check_norm, conv_init, uses_bias
-from keras_i2i.networks.registry import DISCRIMINATORS
+from keras_i2i.networks.registry import DISCRIMINATORS, input_sides
 
 
 @DISCRIMINATORS.register("patchgan")
+# n_layers halvings, then two stride-1 4x4 convolutions (padding 1) that each take a row: a 3x3 map at least.
+@input_sides(1, minimum=lambda n_layers=3, **_: 3 * 2**n_layers)
 def patch_discriminator(
     ndf: int = 64,
     n_layers: int = 3,

@@ -7,7 +7,7 @@ from keras import layers
 
 from keras_i2i.layers import Blur2D, ReflectionPadding2D
 from keras_i2i.networks.common import apply_norm, check_norm, conv_init, uses_bias
-from keras_i2i.networks.registry import GENERATORS
+from keras_i2i.networks.registry import GENERATORS, input_sides
 
 
 def resnet_generator(
@@ -106,16 +106,19 @@ def resnet_generator(
 
 
 @GENERATORS.register("resnet_9blocks")
+@input_sides(4)  # two stride-2 downsamplings, two 2x upsamplings
 def resnet_9blocks(**kwargs) -> keras.Model:
     return resnet_generator(n_blocks=9, **kwargs)
 
 
 @GENERATORS.register("resnet_6blocks")
+@input_sides(4)  # two stride-2 downsamplings, two 2x upsamplings
 def resnet_6blocks(**kwargs) -> keras.Model:
     return resnet_generator(n_blocks=6, **kwargs)
 
 
 @GENERATORS.register("cut_resnet")
+@input_sides(4)  # two stride-2 downsamplings, two 2x upsamplings
 def cut_resnet(**kwargs) -> keras.Model:
     """CUT / FastCUT's default generator: ResNet-9 with anti-aliased sampling."""
     return resnet_generator(n_blocks=9, antialias=True, **kwargs)

@@ -6,7 +6,7 @@ import keras
 from keras import layers
 
 from keras_i2i.networks.common import apply_norm, check_norm, conv_init, uses_bias
-from keras_i2i.networks.registry import GENERATORS
+from keras_i2i.networks.registry import GENERATORS, input_sides
 
 
 def unet_generator(
@@ -91,10 +91,12 @@ def unet_generator(
 
 
 @GENERATORS.register("unet_256")
+@input_sides(256)  # the bottleneck is 1x1 at 256x256
 def unet_256(**kwargs) -> keras.Model:
     return unet_generator(num_downs=8, **kwargs)
 
 
 @GENERATORS.register("unet_128")
+@input_sides(128)  # the bottleneck is 1x1 at 128x128
 def unet_128(**kwargs) -> keras.Model:
     return unet_generator(num_downs=7, **kwargs)

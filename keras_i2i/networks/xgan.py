@@ -29,7 +29,7 @@ import keras
 from keras import layers
 
 from keras_i2i.networks.common import apply_norm, check_norm, conv_init, uses_bias
-from keras_i2i.networks.registry import DISCRIMINATORS
+from keras_i2i.networks.registry import DISCRIMINATORS, input_sides
 
 UNITS = 5
 
@@ -231,6 +231,7 @@ def xgan_discriminator(
     return keras.Model(inputs, outputs, name=name)
 
 
+@input_sides(16)  # four stride-2 convolutions down to the fully connected layers
 def xgan_autoencoders(image_size: int = 64, ngf: int = 32, embedding_dim: int = 1024, sharing: str = "partial",
                       norm: str = "instance", init_gain: float = 0.02,
                       embedding_norm: str = "layer") -> dict[str, keras.Model]:

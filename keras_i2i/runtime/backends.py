@@ -9,6 +9,7 @@ from typing import Optional
 
 import numpy as np
 
+from keras_i2i.extras import install_hint
 from keras_i2i.registry import Registry
 from keras_i2i.runtime.errors import RuntimeLoadError
 from keras_i2i.runtime.metadata import REEXPORT
@@ -34,6 +35,11 @@ class Backend:
     input_quantization: Optional[tuple] = None
     output_quantization: Optional[tuple] = None
 
+    @classmethod
+    def check_runtime(cls) -> None:
+        """Raise :class:`RuntimeLoadError` (naming the pip command) when the runtime is not
+        installed; :func:`keras_i2i.runtime.load` calls it before reading anything."""
+
     def run(self, x: np.ndarray) -> np.ndarray:  # pragma: no cover - abstract
         raise NotImplementedError
 
@@ -55,7 +61,7 @@ def _litert_interpreter_class():
         return Interpreter, "tflite-runtime"
     except ImportError:
         raise RuntimeLoadError(
-            "Running .tflite files needs LiteRT: pip install ai-edge-litert (or pip install 'keras-i2i[edge]')."
+            f"Running .tflite files needs LiteRT (ai-edge-litert), which is not installed: {install_hint('edge')}"
         ) from None
 
 
@@ -64,6 +70,10 @@ class LiteRTBackend(Backend):
     """A ``.tflite`` file in the LiteRT interpreter (XNNPACK, ``num_threads`` threads)."""
 
     name = "litert"
+
+    @classmethod
+    def check_runtime(cls) -> None:
+        _litert_interpreter_class()
 
     def __init__(self, content: bytes, path: Path, num_threads: Optional[int] = None):
         interpreter_class, self.package = _litert_interpreter_class()
@@ -114,13 +124,12 @@ class OnnxBackend(Backend):
 
     name = "onnx"
 
+    @classmethod
+    def check_runtime(cls) -> None:
+        _onnxruntime()
+
     def __init__(self, content: bytes, path: Path, num_threads: Optional[int] = None):
-        try:
-            import onnxruntime as ort
-        except ImportError:
-            raise RuntimeLoadError(
-                "Running .onnx files needs ONNX Runtime: pip install onnxruntime (or pip install 'keras-i2i[edge]')."
-            ) from None
+        ort = _onnxruntime()
         options = ort.SessionOptions()
         options.log_severity_level = 3
         if num_threads:
@@ -153,6 +162,16 @@ class OnnxBackend(Backend):
         import onnxruntime as ort
 
         return {"onnxruntime": ort.__version__}
+
+
+def _onnxruntime():
+    try:
+        import onnxruntime
+    except ImportError:
+        raise RuntimeLoadError(
+            f"Running .onnx files needs ONNX Runtime (onnxruntime), which is not installed: {install_hint('edge')}"
+        ) from None
+    return onnxruntime
 
 
 def _quant(params) -> Optional[tuple]:

@@ -179,6 +179,7 @@ def load(path: str | os.PathLike, num_threads: Optional[int] = None, resize: str
         files = sorted(p.name for p in path.iterdir() if p.suffix in (".tflite", ".onnx"))
         raise RuntimeLoadError(f"{path} is a folder; pass one of its model files ({', '.join(files) or 'none found'}).")
     backend_class = backend_for(path)
+    backend_class.check_runtime()  # a missing runtime is named before anything is read
     if not path.is_file():
         raise RuntimeLoadError(f"Model file {path} does not exist.")
     entry, json_path = read_entry(path)

@@ -200,8 +200,16 @@ class Trainer:
             if model.stop_training or int(model.step.numpy()) >= total:
                 return
             epoch, start = epoch + 1, int(model.step.numpy())
-        model.fit(data.dataset(start), initial_epoch=epoch, epochs=math.ceil(total / spe), steps_per_epoch=spe,
-                  callbacks=callbacks, verbose=verbose, shuffle=False)
+        full = total // spe  # epochs that end at an epoch boundary
+        if epoch < full:
+            model.fit(data.dataset(start), initial_epoch=epoch, epochs=full, steps_per_epoch=spe,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
+            if model.stop_training or int(model.step.numpy()) >= total:
+                return
+            epoch, start = full, int(model.step.numpy())
+        if start < total:  # a last epoch cut short by train.max_steps: its progress bar counts its own steps
+            model.fit(data.dataset(start), initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=total - start,
+                      callbacks=callbacks, verbose=verbose, shuffle=False)
 
     def _sample_batch(self, data: UnpairedData):
         n, size = self.cfg.train.num_samples, self.cfg.data.crop_size

@@ -169,6 +169,7 @@ def test_model_json_merges_and_existing_files_need_force(trained_run, tmp_path):
     export_run(trained_run, directions="b2a", out=tmp_path)
     files = [e["file"] for e in json.loads((tmp_path / "model.json").read_text())["models"]]
     assert files == ["a2b.fp32.tflite", "b2a.fp32.tflite"]
+    assert not (tmp_path / ".model.json.lock").exists()  # model.json's lock is the folder itself
 
     before = (tmp_path / "a2b.fp32.tflite").stat().st_mtime_ns
     with pytest.raises(ExportError, match=r"a2b\.fp32\.tflite already exists.*--force"):
@@ -182,7 +183,7 @@ def test_model_json_merges_and_existing_files_need_force(trained_run, tmp_path):
 
 
 def _leftovers(folder: Path) -> list[str]:
-    return sorted(p.name for p in folder.iterdir() if p.name not in ("export_report.json", ".model.json.lock"))
+    return sorted(p.name for p in folder.iterdir() if p.name != "export_report.json")  # no lock file either
 
 
 def test_failed_conversion_leaves_no_file(trained_run, tmp_path, monkeypatch):
