@@ -51,6 +51,9 @@ logger = logging.getLogger(__name__)
 FORMATS = ("tflite", "onnx")
 #: I/O convention when ``io`` is not given: pixels for the phone, [-1, 1] floats for ONNX.
 DEFAULT_IO = {"tflite": "uint8", "onnx": "float"}
+#: Optional packages (the ``[export]`` extra) each format needs: its converter and the
+#: runtime of its graph checks and parity check.
+EXTRA_MODULES = {"tflite": ("ai_edge_litert",), "onnx": ("tf2onnx", "onnx", "onnxruntime")}
 
 
 def default_min_psnr() -> dict[str, float]:
