@@ -121,6 +121,7 @@ def run_benchmark(paths: Sequence[str | os.PathLike], threads: Optional[int] = N
     """Benchmark every model file in ``paths``; every file is loaded (and checked) first,
     so that a bad file fails before any timing. Returns the JSON report."""
     from keras_i2i.runtime import load
+    from keras_i2i.runtime.imaging import resizer
 
     translators = [load(p, num_threads=threads, resize=resize) for p in paths]
     results = [benchmark_translator(t, runs, warmup, frame) for t in translators]
@@ -128,7 +129,7 @@ def run_benchmark(paths: Sequence[str | os.PathLike], threads: Optional[int] = N
         "schema": SCHEMA,
         "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
         "settings": {"threads": threads, "runs": runs, "warmup": warmup, "frame": list(frame), "resize": resize,
-                     "threads_note": "null: each runtime's default"},
+                     "resizer": resizer(), "threads_note": "null: each runtime's default"},
         "machine": machine_info(),
         "results": results,
     }

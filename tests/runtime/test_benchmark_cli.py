@@ -28,7 +28,7 @@ def test_benchmark_command_prints_a_table_and_writes_json(exports, tmp_path):
                                             ["a2b.onnx", "onnx", "fp32"]]
     report = json.loads(out.read_text())
     assert report["settings"] == {"threads": 1, "runs": 3, "warmup": 1, "frame": [640, 480], "resize": "stretch",
-                                  "threads_note": "null: each runtime's default"}
+                                  "resizer": "opencv", "threads_note": "null: each runtime's default"}
     assert [r["file"] for r in report["results"]] == ["a2b.fp32.tflite", "a2b.int8.tflite", "a2b.onnx"]
     for r in report["results"]:
         assert r["input_size"] == [32, 32] and r["size_bytes"] > 0 and r["threads"] == 1
