@@ -117,35 +117,53 @@ def main():
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Run directory for config.yaml, checkpoints, logs and samples. [default: runs/<config name>]")
 @click.option("--resume", "resume_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
-              help="Continue the run in this directory from its latest checkpoint (uses its config.yaml; --set may change train.* keys).")
+              help="Continue the run in this directory from its newest checkpoint that loads (uses its config.yaml; "
+                   "--set may change train.* keys and the data paths data.root, data.a, data.b, data.test_a, "
+                   "data.test_b, e.g. after the data moved).")
+@click.option("--overwrite", is_flag=True,
+              help="Start a new run even if --run-dir is not empty: its old contents are first moved, whole, to the "
+                   "sibling folder <run-dir>.old-<time> (nothing is deleted). Without it a new run needs a new or "
+                   "empty folder.")
 @click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker", "tpu"]), default=None,
               help="tf.distribute strategy. auto: MultiWorkerMirrored with a multi-worker TF_CONFIG, Mirrored with "
                    "several GPUs, else default. [default: train.strategy from the config, auto]")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def train(config_name, overrides, run_dir, resume_dir, strategy, dry_run, verbose):
+def train(config_name, overrides, run_dir, resume_dir, overwrite, strategy, dry_run, verbose):
     """Train a translation model (default: the quickstart CycleGAN on the bundled emoji set).
 
     After training, the test images of each domain are translated into
     RUN_DIR/test_results/. Ctrl-C or SIGTERM saves a checkpoint; --resume continues.
+    A new run goes into a new or empty folder (or --overwrite); its config.yaml records
+    the data paths as absolute paths, so --resume works from any folder.
     """
     _setup_logging(verbose)
+    from keras_i2i import runs
     from keras_i2i.config import dump_config, load_config
 
     if resume_dir is not None:
+        if overwrite:
+            raise click.UsageError("--overwrite starts a new run; it cannot be combined with --resume.")
         cfg = load_config(resume_dir / "config.yaml", overrides) if (resume_dir / "config.yaml").is_file() else None
         if cfg is None:
             raise click.ClickException(f"{resume_dir} is not a run directory (no config.yaml).")
-        bad = [o for o in overrides if not o.startswith("train.")]
+        data_keys = {f"data.{k}" for k in runs.DATA_PATH_KEYS}
+        bad = [o for o in overrides if not o.startswith("train.") and o.partition("=")[0].strip() not in data_keys]
         if bad:
-            raise click.ClickException(f"With --resume only train.* keys may change; got {', '.join(bad)}.")
+            raise click.ClickException(f"With --resume only train.* keys and the data paths "
+                                       f"({', '.join(sorted(data_keys))}) may change; got {', '.join(bad)}.")
         run_dir = resume_dir
+        if not dry_run:
+            runs.check_data_paths(cfg, run_dir)
     else:
         cfg = load_config(config_name, overrides)
         run_dir = run_dir or Path("runs") / cfg.name
+    cfg = runs.absolute_data_paths(cfg)
     if dry_run:
         click.echo(dump_config(cfg), nl=False)
         return
+    if resume_dir is None and runs.is_chief_process():  # before TensorFlow builds anything
+        runs.prepare_new_run_dir(run_dir, overwrite=overwrite)  # logs where --overwrite moved the old contents
     from keras_i2i.training.trainer import TrainingDiverged, train as run_training
 
     try:
@@ -173,7 +191,9 @@ def train(config_name, overrides, run_dir, resume_dir, strategy, dry_run, verbos
 @click.option("--direction", type=click.Choice(DIRECTIONS), default="a2b", help="Translate A->B or B->A.")
 @click.option("--size", type=click.IntRange(min=4), default=None,
               help="Side the model sees (images are resized to it and back). [default: the training crop size]")
-@click.option("--checkpoint", default=None, help="A checkpoint prefix to use instead of the latest one.")
+@click.option("--checkpoint", default=None, metavar="PREFIX|NAME",
+              help="A checkpoint to use instead of the newest one that loads: a prefix (RUN/checkpoints/ckpt-4) "
+                   "or a name in the run's checkpoints/ (ckpt-4).")
 @click.option("--force", is_flag=True,
               help="Overwrite files in --output that translate did not write (it always replaces its own outputs).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")

@@ -427,7 +427,7 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
     from keras_i2i.config import Config, DataConfig, TrainConfig, dump_config
     from keras_i2i.models import build_model
     from keras_i2i.models.imported import ImportedConfig
-    from keras_i2i.training.trainer import CHECKPOINT_DIR
+    from keras_i2i.runs import CHECKPOINT_DIR
     from keras_i2i.utils import atomic_write_text
 
     if not checkpoints:

@@ -1,4 +1,4 @@
-"""Load a trained run and translate image files with one of its translators."""
+"""Translate image files with a translator of a trained run (loaded by :func:`keras_i2i.runs.load_run`)."""
 
 from __future__ import annotations
 
@@ -11,41 +11,10 @@ from PIL import Image
 
 from keras_i2i.data.images import DataError, list_image_files, read_image, resize
 from keras_i2i.outputs import OutputError, check_writable_dir, make_dir, write_error
+from keras_i2i.runs import RunError, load_run  # noqa: F401  (load_run and RunError live in keras_i2i.runs)
 from keras_i2i.utils import atomic_write_bytes
 
 logger = logging.getLogger(__name__)
-
-
-class RunError(ValueError):
-    """A run directory is missing something (config, checkpoint)."""
-
-
-def load_run(run_dir, checkpoint: str | None = None):
-    """``(config, model)`` of a run: the model rebuilt from ``config.yaml`` with the
-    weights of its latest checkpoint (or ``checkpoint``), in float32."""
-    import keras
-    import tensorflow as tf
-
-    from keras_i2i.config import ConfigError, load_config
-    from keras_i2i.models import build_model
-    from keras_i2i.training.trainer import latest_checkpoint
-
-    run_dir = Path(run_dir)
-    config_path = run_dir / "config.yaml"
-    if not config_path.is_file():
-        raise RunError(f"{run_dir} is not a run directory: it has no config.yaml.")
-    try:
-        cfg = load_config(config_path)
-    except ConfigError as err:
-        raise RunError(f"{config_path}: {err}") from None
-    path = checkpoint or latest_checkpoint(run_dir)
-    if path is None:
-        raise RunError(f"{run_dir} has no checkpoint yet; train it first (keras-i2i train).")
-    keras.mixed_precision.set_global_policy("float32")
-    model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed)
-    tf.train.Checkpoint(model=model).restore(path).expect_partial()
-    model.restored_from = path
-    return cfg, model
 
 
 def translate_array(translator, image: np.ndarray, size: int) -> np.ndarray:

@@ -32,11 +32,9 @@ def data_paths(data: str | os.PathLike):
 
 def best_checkpoint(run_dir) -> Optional[str]:
     """The checkpoint kept by ``train.keep_best`` (None when there is none)."""
-    import tensorflow as tf
+    from keras_i2i.runs import CHECKPOINT_DIR, newest_checkpoint
 
-    from keras_i2i.training.trainer import CHECKPOINT_DIR
-
-    return tf.train.latest_checkpoint(str(Path(run_dir) / CHECKPOINT_DIR / BEST_DIR))
+    return newest_checkpoint(Path(run_dir) / CHECKPOINT_DIR / BEST_DIR)
 
 
 def _select(translators: dict, directions) -> dict:

@@ -21,6 +21,10 @@ import tensorflow as tf
 from keras_i2i.config import Config, dump_config
 from keras_i2i.data.pipeline import UnpairedData, sample_images
 from keras_i2i.models import build_model
+from keras_i2i.runs import (  # noqa: F401  (CHECKPOINT_DIR, RunDirError and latest_checkpoint are used from here too)
+    CHECKPOINT_DIR, RunDirError, absolute_data_paths, check_data_paths, latest_checkpoint, list_checkpoints,
+    prepare_new_run_dir, restore_checkpoint, set_aside_newer,
+)
 from keras_i2i.training.callbacks import DivergenceGuard, PeriodicCheckpoint, RunLogger, SampleGrids, StepLimit
 from keras_i2i.training.schedules import make_schedule
 from keras_i2i.training.strategy import is_chief, make_strategy, set_precision, worker_id
@@ -28,15 +32,9 @@ from keras_i2i.utils import atomic_write_text
 
 logger = logging.getLogger(__name__)
 
-CHECKPOINT_DIR = "checkpoints"
-
 
 class TrainingDiverged(RuntimeError):
     """A loss became NaN or Inf; the last good checkpoint is kept."""
-
-
-class RunDirError(ValueError):
-    """The run directory cannot be used as asked."""
 
 
 @dataclass
@@ -55,10 +53,6 @@ def checkpoint_for(model) -> tf.train.Checkpoint:
     return tf.train.Checkpoint(model=model, **{f"optimizer_{k}": v for k, v in model.optimizers().items()})
 
 
-def latest_checkpoint(run_dir: str | Path) -> str | None:
-    return tf.train.latest_checkpoint(str(Path(run_dir) / CHECKPOINT_DIR))
-
-
 def _interrupt_on_sigterm():
     def handler(signum, frame):
         raise KeyboardInterrupt(f"signal {signum}")
@@ -70,35 +64,43 @@ def _interrupt_on_sigterm():
 
 
 class Trainer:
-    """Trains ``cfg`` in ``run_dir`` (new, or resumed from its latest checkpoint).
+    """Trains ``cfg`` in ``run_dir`` (new, or resumed from its newest checkpoint that loads).
+
+    A new run needs a folder that does not exist or is empty (:func:`keras_i2i.runs.check_new_run_dir`),
+    checked before anything is built. The config is written with absolute data paths.
 
     Args:
         cfg: the resolved config.
         run_dir: the run directory.
-        resume: continue from the latest checkpoint in ``run_dir``.
+        resume: continue from the newest checkpoint in ``run_dir`` that loads (newer ones
+            that do not are moved to ``checkpoints/skipped-<time>/``, never deleted).
         strategy: overrides ``cfg.train.strategy``.
         verbose: Keras progress bar mode (``"auto"``, 0, 1, 2).
+        overwrite: a new run in a folder that is not empty first moves it to
+            ``<run_dir>.old-<time>`` (:func:`keras_i2i.runs.move_aside`).
     """
 
     def __init__(self, cfg: Config, run_dir: str | Path, resume: bool = False, strategy: str | None = None,
-                 verbose="auto"):
+                 verbose="auto", overwrite: bool = False):
         self.cfg = cfg
         self.run_dir = Path(run_dir)
         self.resume = resume
         self.verbose = verbose
         self.strategy = make_strategy(strategy or cfg.train.strategy)
         self.chief = is_chief(self.strategy)
-        if not resume and latest_checkpoint(self.run_dir):
-            raise RunDirError(
-                f"{self.run_dir} already holds a training run. Continue it with `keras-i2i train --resume "
-                f"{self.run_dir}`, or choose another --run-dir."
-            )
-        if resume and not latest_checkpoint(self.run_dir):
-            raise RunDirError(f"{self.run_dir} has no checkpoint to resume from.")
+        if resume:
+            if not list_checkpoints(self.run_dir / CHECKPOINT_DIR):
+                raise RunDirError(f"{self.run_dir} has no checkpoint to resume from.")
+            check_data_paths(cfg, self.run_dir)
+        elif not self.chief and latest_checkpoint(self.run_dir):  # the chief checks the whole folder below
+            raise RunDirError(f"{self.run_dir} already holds a training run; continue it with --resume.")
+        self.cfg = cfg = absolute_data_paths(cfg)  # config.yaml works from any folder
         if cfg.train.eval_every or cfg.train.keep_best:
             from keras_i2i.metrics.runs import check_train_eval
 
             check_train_eval(cfg.train, multiworker=isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy))
+        if not resume and self.chief:  # last: the only check that may change the folder (--overwrite)
+            prepare_new_run_dir(self.run_dir, overwrite=overwrite)
 
     def run(self) -> TrainResult:
         cfg, strategy = self.cfg, self.strategy
@@ -130,10 +132,11 @@ class Trainer:
         checkpoint = checkpoint_for(model)
         ckpt_dir = self.run_dir / CHECKPOINT_DIR
         if self.resume:
-            path = latest_checkpoint(self.run_dir)
-            checkpoint.restore(path).assert_existing_objects_matched()
+            path = restore_checkpoint(checkpoint, ckpt_dir, exact=True)
             logger.info("Resumed from %s at step %d", path, int(model.step.numpy()))
         if self.chief:
+            if self.resume:  # before the manager reads the index: a newer save that failed to load is kept
+                set_aside_newer(ckpt_dir, path)
             self.run_dir.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, self.run_dir / "config.yaml")
             atomic_write_text(self.run_dir / "data_report.json", json.dumps({
@@ -233,6 +236,7 @@ class Trainer:
             logger.info("Translated %d test images %s -> %s", written, direction, out)
 
 
-def train(cfg: Config, run_dir, resume: bool = False, strategy: str | None = None, verbose="auto") -> TrainResult:
+def train(cfg: Config, run_dir, resume: bool = False, strategy: str | None = None, verbose="auto",
+          overwrite: bool = False) -> TrainResult:
     """Train ``cfg`` into ``run_dir`` (see :class:`Trainer`)."""
-    return Trainer(cfg, run_dir, resume=resume, strategy=strategy, verbose=verbose).run()
+    return Trainer(cfg, run_dir, resume=resume, strategy=strategy, verbose=verbose, overwrite=overwrite).run()
