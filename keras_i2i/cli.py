@@ -578,6 +578,8 @@ def webcam(model, camera, video, realtime, output, fourcc, headless, side_by_sid
     space pause, v side by side. On exit prints frames, capture FPS, inference p50/p95,
     end-to-end FPS and dropped frames. Needs no TensorFlow for .tflite/.onnx models.
     """
+    if backend == "keras" or (backend is None and model.is_dir()):  # the Keras translator imports TensorFlow
+        _quiet_tensorflow(False)
     from keras_i2i.apps import webcam as app
     from keras_i2i.runtime import RuntimeLoadError
 

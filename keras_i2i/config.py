@@ -347,6 +347,10 @@ def validate(cfg: Config) -> None:
             f"train.n_epochs + train.n_epochs_decay: {train.n_epochs} + {train.n_epochs_decay} trains no step; "
             "make their sum at least 1, or set train.max_steps."
         )
+    if train.eval_every or train.keep_best:  # metric names and keep_best (the trainer checks the strategy too)
+        from keras_i2i.metrics.runs import check_train_eval
+
+        check_train_eval(train)
     check = getattr(cfg.model, "validate", None)
     if check is not None:
         check(data)

@@ -99,6 +99,10 @@ CASES = [
     Case("config-no-run-dir", lambda env: ["train", "--run-dir", str(env.tmp / "new_run"),
                                            *env.sets(**{"train.batch_size": -1})],
          ("train.batch_size",), untouched=lambda env: [env.tmp / "new_run"]),
+    Case("config-eval-metric", lambda env: ["train", "--dry-run", *env.sets(**{
+        "train.eval_every": 1, "train.eval_metrics": "fid,zzz"})], ("train.eval_metrics", "zzz")),
+    Case("config-keep-best", lambda env: ["train", "--dry-run", *env.sets(**{"train.keep_best": "fid"})],
+         ("train.keep_best", "train.eval_every")),
     Case("config-unknown-file", lambda env: ["train", "--dry-run", "--config", str(env.tmp / "nope.yaml")],
          ("No config file",)),
     Case("config-unknown-key", lambda env: ["train", "--dry-run", "--set", "train.batchsize=2"], ("train.batchsize",)),
