@@ -21,9 +21,11 @@ import os
 from pathlib import Path
 from typing import Iterable, Optional
 
+from keras_i2i.runs import CHECKPOINT_DIR, CONFIG_FILE, METRICS_FILE
+
 #: A run directory's own files, which no output may replace: its config, its checkpoint
-#: folder (``keras_i2i.training.trainer.CHECKPOINT_DIR``) and its metrics log.
-RUN_FILES = ("config.yaml", "checkpoints", "metrics.jsonl")
+#: folder and its metrics log.
+RUN_FILES = (CONFIG_FILE, CHECKPOINT_DIR, METRICS_FILE)
 #: Suffixes of exported model files (``keras-i2i export``).
 MODEL_SUFFIXES = (".tflite", ".onnx")
 

@@ -31,6 +31,7 @@ logger = logging.getLogger(__name__)
 
 CONFIG_FILE = "config.yaml"
 CHECKPOINT_DIR = "checkpoints"
+METRICS_FILE = "metrics.jsonl"
 INDEX_FILE = "checkpoint"  # TensorFlow's CheckpointManager state (text protobuf)
 #: Data keys that are file-system paths, resolved to absolute paths in a run's config.yaml.
 DATA_PATH_KEYS = ("root", "a", "b", "test_a", "test_b")
@@ -294,8 +295,11 @@ def check_new_run_dir(run_dir) -> None:
         RunDirError: ``run_dir`` is a file, or holds anything (a run's checkpoints or
             config.yaml, or any other file); the message says what and how to go on.
     """
+    from keras_i2i.outputs import check_writable_dir
+
     run_dir = Path(run_dir)
     if not run_dir.exists():
+        check_writable_dir(run_dir, "--run-dir")  # not under a file, not in a read-only folder
         return
     if not run_dir.is_dir():
         raise RunDirError(f"--run-dir {run_dir} is a file, not a folder; choose another --run-dir.")

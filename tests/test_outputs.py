@@ -219,6 +219,7 @@ def test_unwritable_outputs_under_a_file(tmp_path):
     refused(invoke("evaluate", "--model", model, "--json", under / "r.json"), "--json", "a_file is a file")
     refused(invoke("benchmark", model, "--json", under / "b.json"), "--json", "a_file is a file")
     refused(invoke("import-torch", pth, "--out", under / "run"), "--out", "a_file is a file")
+    refused(invoke("train", "--run-dir", under / "run", "--set", "train.max_steps=1"), "--run-dir", "a_file is a file")
     assert snapshot(tmp_path) == before
     assert sorted(p.name for p in tmp_path.iterdir()) == ["a2b.onnx", "a_file", "g.pth", "images", "in.avi", "run"]
 
@@ -247,4 +248,6 @@ def test_unwritable_outputs_permission_denied(tmp_path, monkeypatch):
     refused(invoke("evaluate", "--run", locked, "--metrics", "psnr"), "permission denied")
     refused(invoke("benchmark", model, "--json", locked / "b.json"), "--json", "permission denied")
     refused(invoke("import-torch", pth, "--out", locked / "run"), "--out", "permission denied")
+    refused(invoke("train", "--run-dir", locked / "run", "--set", "train.max_steps=1"), "--run-dir",
+            "permission denied")
     assert list(locked.iterdir()) == []
