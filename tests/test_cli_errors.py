@@ -181,7 +181,8 @@ def test_cli_error_is_one_line(case, emoji_root, tmp_path, monkeypatch, request)
     if "cv2" in case.missing:  # the webcam app imports OpenCV when it is first imported
         import keras_i2i.apps
 
-        monkeypatch.delitem(sys.modules, "keras_i2i.apps.webcam", raising=False)
+        for name in [m for m in sys.modules if m == "keras_i2i.apps.webcam" or m.startswith("keras_i2i.apps.webcam.")]:
+            monkeypatch.delitem(sys.modules, name)
         monkeypatch.delattr(keras_i2i.apps, "webcam", raising=False)
     args = case.args(env)
     before = {p: p.exists() for p in case.untouched(env)}

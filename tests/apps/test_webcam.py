@@ -299,7 +299,7 @@ def test_errors_are_clear(webcam_model, synthetic_video, tmp_path, monkeypatch):
     cases.append((result, "runs on litert, not onnx"))
     result = _invoke("--model", tflite, "--video", synthetic_video, "--headless", "--output", tmp_path / "o.xyz")
     cases.append((result, "Cannot tell the video format of o.xyz"))
-    monkeypatch.setattr(app, "_gui_backend", lambda: "NONE")
+    monkeypatch.setattr(app.display, "_gui_backend", lambda: "NONE")
     result = _invoke("--model", tflite, "--video", synthetic_video)
     cases.append((result, "no GUI support"))
     for result, message in cases:
@@ -396,7 +396,7 @@ def test_window_path_with_a_stand_in_gui(webcam_model, synthetic_video, monkeypa
     from keras_i2i.apps import webcam as app
 
     calls = {"imshow": [], "destroyed": 0}
-    monkeypatch.setattr(app, "_gui_backend", lambda: "GTK+ 3.x")
+    monkeypatch.setattr(app.display, "_gui_backend", lambda: "GTK+ 3.x")
     monkeypatch.setenv("DISPLAY", ":0")
     monkeypatch.setattr(cv2, "namedWindow", lambda title, flags=0: calls.setdefault("named", title))
     monkeypatch.setattr(cv2, "imshow", lambda title, image: calls["imshow"].append((title, image.shape)))
