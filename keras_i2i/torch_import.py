@@ -428,7 +428,7 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
     from keras_i2i.models import build_model
     from keras_i2i.models.imported import ImportedConfig
     from keras_i2i.runs import CHECKPOINT_DIR
-    from keras_i2i.utils import atomic_write_text
+    from keras_i2i.utils import atomic_write_text, replace_dir
 
     if not checkpoints:
         raise TorchImportError("Give at least one checkpoint to import.")
@@ -493,23 +493,7 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
                                              max_to_keep=1)
         manager.save(checkpoint_number=0)
         atomic_write_text(staging / "import_report.json", json.dumps(report.as_dict(), indent=2) + "\n")
-        _replace_dir(staging, out)
+        replace_dir(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return report
-
-
-def _replace_dir(new: Path, target: Path) -> None:
-    """Move the finished folder ``new`` to ``target``, replacing what was there only once ``new`` is complete."""
-    old = None
-    if target.exists():
-        old = target.parent / f".{target.name}.replaced-{os.getpid()}"
-        os.replace(target, old)
-    try:
-        os.replace(new, target)
-    except OSError:
-        if old is not None:
-            os.replace(old, target)
-        raise
-    if old is not None:
-        shutil.rmtree(old, ignore_errors=True)

@@ -1,8 +1,10 @@
-"""Small shared helpers: atomic file writes."""
+"""Small shared helpers (no TensorFlow): atomic file writes, replacing a folder."""
 
 from __future__ import annotations
 
+import logging
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -31,3 +33,29 @@ def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:
 
 def atomic_write_text(path: str | os.PathLike, text: str) -> None:
     atomic_write_bytes(path, text.encode("utf-8"))
+
+
+#: Prefix of the hidden sibling (``.<name>.old-*``) that :func:`replace_dir` moves a
+#: replaced folder to; one left by a crash can be found by it and removed.
+OLD_DIR_PREFIX = "old-"
+
+
+def replace_dir(new: str | os.PathLike, target: str | os.PathLike) -> None:
+    """Move the finished folder ``new`` to ``target``, replacing what was there only once
+    ``new`` is complete: the old ``target`` is moved aside (``.<name>.old-*`` beside it),
+    put back if the move fails, and deleted after."""
+    new, target = Path(new), Path(target)
+    aside = None
+    if target.exists() or target.is_symlink():
+        logging.getLogger(__name__).info("Replacing existing folder %s", target)
+        aside = Path(tempfile.mkdtemp(prefix=f".{target.name}.{OLD_DIR_PREFIX}", dir=target.parent))
+        os.replace(target, aside / target.name)
+    try:
+        os.replace(new, target)
+    except OSError:
+        if aside is not None:
+            os.replace(aside / target.name, target)
+            aside.rmdir()
+        raise
+    if aside is not None:
+        shutil.rmtree(aside, ignore_errors=True)
