@@ -15,7 +15,6 @@ from __future__ import annotations
 import contextlib
 import logging
 import os
-import re
 import warnings
 from pathlib import Path
 from typing import Iterable
@@ -31,9 +30,6 @@ INPUT_NAME = "image"
 OUTPUT_NAME = "translated"
 #: PSNR reported when the exported file reproduces the Keras output exactly.
 PSNR_CAP = 100.0
-
-_DIRECTION_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9_-]*$")
-
 
 class ExportError(ValueError):
     """The export cannot be done as asked; the message says what to change."""
@@ -77,14 +73,6 @@ def check_io(io: str) -> str:
     if io not in IO_KINDS:
         raise ExportError(f"Unknown --io {io!r}. Known: {', '.join(IO_KINDS)}.")
     return io
-
-
-def check_direction_name(direction: str) -> str:
-    if not _DIRECTION_RE.match(direction):
-        raise ExportError(
-            f"Direction name {direction!r} cannot be part of a file name (letters, digits, '_' and '-' only)."
-        )
-    return direction
 
 
 def probe_output_shape(translator, size: int):

@@ -108,30 +108,39 @@ def load_images(folder: Path, size: int, count: int) -> ImageSet:
     return ImageSet(images.astype(np.uint8), str(folder.resolve()), count, len(files))
 
 
-def calibration_images(cfg, direction: str, size: int, count: int, override: Optional[Path] = None) -> ImageSet:
+def _label(direction: str | Direction) -> str:
+    """How messages name ``direction``: its name and, when known, its domains."""
+    if isinstance(direction, Direction):
+        return f"{direction.name} ({'+'.join(direction.source)} -> {direction.target})"
+    return str(direction)
+
+
+def calibration_images(cfg, direction: str | Direction, size: int, count: int,
+                       override: Optional[Path] = None) -> ImageSet:
     """The representative dataset of ``direction``: ``override`` or the source domain's
     training folder. Raises :class:`ExportError` when no image can be read."""
+    label = _label(direction)
     if override is not None:
         folder = Path(override)
     else:
         folder, _ = domain_folders(cfg, direction)
         if folder is None:
             raise ExportError(
-                f"Quantizing {direction} needs real images of its source domain for calibration, and the run's "
+                f"Quantizing {label} needs real images of its source domain for calibration, and the run's "
                 "data folder for it is not available. Pass --calibration DIR (a folder of source-domain images)."
             )
     images = load_images(folder, size, count)
     if len(images) == 0:
         raise ExportError(
-            f"No readable calibration images for {direction} in {folder}. Full-integer quantization (int8, "
+            f"No readable calibration images for {label} in {folder}. Full-integer quantization (int8, "
             "int16x8, ONNX int8) needs real source-domain images: pass --calibration DIR with some."
         )
     if len(images) < count:
-        logger.warning("Calibrating %s on %d images (%d requested): all %s has.", direction, len(images), count, folder)
+        logger.warning("Calibrating %s on %d images (%d requested): all %s has.", label, len(images), count, folder)
     return images
 
 
-def parity_images(cfg, direction: str, size: int, count: int = 16, fallback: Optional[Path] = None) -> ImageSet:
+def parity_images(cfg, direction: str | Direction, size: int, count: int = 16, fallback: Optional[Path] = None) -> ImageSet:
     """Held-out images of the source domain for parity: its test folder, else its training
     folder, else ``fallback`` (the ``--calibration`` folder)."""
     train, test = domain_folders(cfg, direction)
@@ -142,6 +151,6 @@ def parity_images(cfg, direction: str, size: int, count: int = 16, fallback: Opt
         if len(images):
             return images
     raise ExportError(
-        f"The parity check of {direction} needs real images of its source domain and none were found in the "
+        f"The parity check of {_label(direction)} needs real images of its source domain and none were found in the "
         "run's data folders. Pass --calibration DIR (a folder of source-domain images); it is then also used for parity."
     )

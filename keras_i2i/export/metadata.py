@@ -1,40 +1,9 @@
-"""``model.json`` (what the runtimes read) and ``export_report.json`` (what happened).
+"""Writing ``model.json`` (what the runtimes read) and ``export_report.json`` (what happened).
 
-``model.json`` holds one entry per exported file, merged across exports into the same
-folder (an entry is replaced when its file is exported again) and written atomically
-under a lock::
-
-    {
-      "schema": "keras_i2i.export/1",
-      "updated": "2026-01-01T12:00:00Z",
-      "models": [
-        {
-          "name": "quickstart", "model": "cyclegan", "direction": "a2b",
-          "source_domain": "a", "target_domain": "b",
-          "file": "a2b.int8.tflite", "format": "tflite", "runtime": "litert",
-          "io": "uint8",
-          "input":  {"name": "image", "shape": [1, 64, 64, 3], "layout": "NHWC", "dtype": "uint8",
-                     "range": [0, 255], "color": "RGB", "quantization": null},
-          "output": {... the same keys ...},
-          "preprocess": "none: feed RGB pixel values",
-          "postprocess": "none: the output is RGB pixel values",
-          "quantization": {"mode": "int8", "weights": "int8 per channel", "activations": "int8",
-                           "io": "...how uint8 I/O is realised...",
-                           "calibration": {"images": 100, "requested": 100, "available": 562,
-                                           "source": "/data/emoji/trainA", "resize": "bicubic to 64x64"}},
-          "parity": {"psnr_db": 36.2, "max_abs_error": 41, "mean_abs_error": 2.1, "images": 16,
-                     "min_psnr_db": 28.0, "source": "/data/emoji/testA"},
-          "size_bytes": 123456, "sha256": "...",
-          "keras_i2i_version": "0.1.0", "source_checkpoint": "/runs/quickstart/checkpoints/ckpt-800",
-          "created": "2026-01-01T12:00:00Z",
-          "tools": {"tensorflow": "2.21.0", ...}
-        }
-      ]
-    }
-
-``input.quantization`` / ``output.quantization`` are ``{"scale", "zero_point"}`` when a
-tensor is quantized (``real = scale * (q - zero_point)``); the exports of this package
-never quantize their I/O tensors (uint8 I/O *is* pixel values), so they are ``null``.
+The ``model.json`` schema is defined once, in :mod:`keras_i2i.runtime.metadata` (which
+the runtime reads with); this module builds entries through its definitions
+(:func:`model_entry`), merges them across exports into the same folder (an entry is
+replaced when its file is exported again) and writes the file atomically under a lock.
 """
 
 from __future__ import annotations
@@ -47,38 +16,23 @@ import os
 from pathlib import Path
 from typing import Iterable
 
+from keras_i2i.directions import Direction
 from keras_i2i.export.common import ExportError, atomic_write
+from keras_i2i.runtime.metadata import (  # noqa: F401 - the schema's definitions, re-exported for the exporters
+    MODEL_JSON,
+    POSTPROCESS,
+    PREPROCESS,
+    RUNTIMES,
+    SCHEMA,
+    direction_fields,
+    tensor_entry,
+)
 
-SCHEMA = "keras_i2i.export/1"
-MODEL_JSON = "model.json"
 REPORT_JSON = "export_report.json"
-
-PREPROCESS = {
-    "float": "x = rgb / 127.5 - 1 (float32 in [-1, 1])",
-    "uint8": "none: feed RGB pixel values (uint8)",
-}
-POSTPROCESS = {
-    "float": "rgb = clip(round((y + 1) * 127.5), 0, 255)",
-    "uint8": "none: the output is RGB pixel values (uint8)",
-}
-RUNTIMES = {"tflite": "litert", "onnx": "onnx"}
 
 
 def utc_now() -> str:
     return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
-
-
-def tensor_entry(details: dict, io: str) -> dict:
-    """The ``input``/``output`` block of an entry from a runtime's tensor details."""
-    return {
-        "name": details["name"],
-        "shape": [int(d) for d in details["shape"]],
-        "layout": "NHWC",
-        "dtype": details["dtype"],
-        "range": [0, 255] if io == "uint8" else [-1, 1],
-        "color": "RGB",
-        "quantization": details.get("quantization"),
-    }
 
 
 def file_digest(content: bytes) -> dict:
@@ -96,6 +50,45 @@ def tool_versions(fmt: str) -> dict:
         except metadata.PackageNotFoundError:  # pragma: no cover
             pass
     return versions
+
+
+def model_entry(*, name: str, model: str | None, direction: Direction, file: str, fmt: str, io: str,
+                inp: dict, outp: dict, quantization: dict, parity: dict, content: bytes, checkpoint: str) -> dict:
+    """The ``model.json`` entry of an exported file (the schema of
+    :mod:`keras_i2i.runtime.metadata`).
+
+    Args:
+        name: the run's name; model: the model's registered name.
+        direction: the file's :class:`~keras_i2i.directions.Direction`.
+        file: the file name; fmt: ``"tflite"`` or ``"onnx"``; io: ``"uint8"`` or ``"float"``.
+        inp, outp: the file's tensor details (``name``, ``shape``, ``dtype``, ``quantization``).
+        quantization: the mode's description (``mode``, ``weights``, ``activations`` ...).
+        parity: the parity measurement (filled in once measured; may start empty).
+        content: the file's bytes (for ``size_bytes`` and ``sha256``).
+        checkpoint: the checkpoint it was exported from.
+    """
+    from keras_i2i import __version__
+
+    return {
+        "name": name,
+        "model": model,
+        **direction_fields(direction),
+        "file": file,
+        "format": fmt,
+        "runtime": RUNTIMES[fmt],
+        "io": io,
+        "input": tensor_entry(inp, io),
+        "output": tensor_entry(outp, io),
+        "preprocess": PREPROCESS[io],
+        "postprocess": POSTPROCESS[io],
+        "quantization": quantization,
+        "parity": parity,
+        **file_digest(content),
+        "keras_i2i_version": __version__,
+        "source_checkpoint": checkpoint,
+        "created": utc_now(),
+        "tools": tool_versions(fmt),
+    }
 
 
 @contextlib.contextmanager

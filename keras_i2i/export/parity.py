@@ -1,12 +1,14 @@
-"""Parity: an exported file, run in its real runtime, against the Keras translator.
+"""Parity: an exported file, run through :mod:`keras_i2i.runtime` (its backends and its
+pre/post-processing: the code users run), against the Keras translator.
 
-Both sides get the same real uint8 images (each in its own input convention) and both
-outputs are brought to *uint8-equivalent* pixels: float outputs ``y`` in [-1, 1] become
-``clip(round((y + 1) * 127.5), 0, 255)``, uint8 outputs are taken as they are (after
-dequantization when the tensor carries a scale). PSNR is then computed on the [0, 255]
-scale over all images together, with the maximum absolute error in pixel levels.
-Rounding both sides matters: comparing rounded pixels against unrounded floats alone
-would cap PSNR at about 59 dB even for a bit-exact file.
+Both sides get the same real uint8 images. The exported side is
+:meth:`keras_i2i.runtime.Translator.__call__` on images already at the model size, so
+it converts them with the file's ``model.json`` entry, runs LiteRT or ONNX Runtime and
+returns uint8 pixels. The Keras side feeds ``rgb / 127.5 - 1`` and brings its float
+output ``y`` in [-1, 1] to *uint8-equivalent* pixels, ``clip(round((y + 1) * 127.5), 0, 255)``.
+PSNR is then computed on the [0, 255] scale over all images together, with the maximum
+absolute error in pixel levels. Rounding both sides matters: comparing rounded pixels
+against unrounded floats alone would cap PSNR at about 59 dB even for a bit-exact file.
 """
 
 from __future__ import annotations
@@ -20,7 +22,7 @@ import numpy as np
 from keras_i2i.export.common import PSNR_CAP
 
 Runner = Callable[[np.ndarray], np.ndarray]
-"""uint8 ``(H, W, 3)`` image -> uint8-equivalent float64 ``(H, W, 3)`` pixels."""
+"""uint8 ``(H, W, 3)`` image at the model size -> uint8-equivalent float64 ``(H, W, 3)`` pixels."""
 
 
 @dataclass
@@ -36,11 +38,6 @@ class ParityResult:
     def to_json(self) -> dict:
         return {"psnr_db": round(self.psnr_db, 3), "max_abs_error": self.max_abs_error,
                 "mean_abs_error": round(self.mean_abs_error, 4), "images": self.images}
-
-
-def io_of(dtype: str) -> str:
-    """The I/O convention of a tensor of ``dtype``: float tensors hold [-1, 1], integer ones pixels."""
-    return "float" if np.issubdtype(np.dtype(dtype), np.floating) else "uint8"
 
 
 def to_pixels(output: np.ndarray, io: str, quantization: dict | None = None) -> np.ndarray:
@@ -59,15 +56,18 @@ def to_pixels(output: np.ndarray, io: str, quantization: dict | None = None) -> 
     return np.clip(np.rint(y), 0, 255)
 
 
-def to_input(image: np.ndarray, io: str, dtype: str, quantization: dict | None = None) -> np.ndarray:
-    """A uint8 ``(H, W, 3)`` image as a batch of one in a file's input convention."""
-    value = image[None].astype(np.float64)
-    if io == "float":
-        value = value / 127.5 - 1.0
-    if quantization and quantization.get("scale"):
-        info = np.iinfo(np.dtype(dtype))
-        value = np.clip(np.rint(value / quantization["scale"] + quantization["zero_point"]), info.min, info.max)
-    return value.astype(np.dtype(dtype))
+def runtime_runner(content: bytes, entry: dict, file: str) -> Runner:
+    """The exported file ``content`` with its ``model.json`` entry, run by
+    :mod:`keras_i2i.runtime` as users run it (``file`` names it: its suffix picks LiteRT
+    or ONNX Runtime). The entry is checked against the file's real tensors on the way."""
+    from keras_i2i.runtime.translator import from_bytes
+
+    translator = from_bytes(content, entry, file, verify=True)
+
+    def run(image):
+        return translator(image).astype(np.float64)
+
+    return run
 
 
 def keras_runner(translator) -> Runner:
@@ -76,47 +76,6 @@ def keras_runner(translator) -> Runner:
     def run(image):
         y = translator(image[None].astype(np.float32) / 127.5 - 1.0, training=False)
         return to_pixels(np.asarray(y)[0], "float")
-
-    return run
-
-
-def litert_runner(content: bytes, num_threads: int | None = None) -> Runner:
-    """A ``.tflite`` model in the LiteRT interpreter (``ai_edge_litert``)."""
-    from ai_edge_litert.interpreter import Interpreter
-
-    interpreter = Interpreter(model_content=content, num_threads=num_threads)
-    interpreter.allocate_tensors()
-    inp, out = interpreter.get_input_details()[0], interpreter.get_output_details()[0]
-
-    def quant(d):
-        scale, zero_point = d["quantization"]
-        return {"scale": float(scale), "zero_point": int(zero_point)} if scale else None
-
-    in_dtype, in_q = np.dtype(inp["dtype"]).name, quant(inp)
-    out_dtype, out_q = np.dtype(out["dtype"]).name, quant(out)
-
-    def run(image):
-        interpreter.set_tensor(inp["index"], to_input(image, io_of(in_dtype), in_dtype, in_q))
-        interpreter.invoke()
-        return to_pixels(interpreter.get_tensor(out["index"])[0], io_of(out_dtype), out_q)
-
-    return run
-
-
-def onnx_runner(content: bytes) -> Runner:
-    """An ONNX model in onnxruntime (CPU execution provider)."""
-    import onnxruntime as ort
-
-    options = ort.SessionOptions()
-    options.log_severity_level = 3
-    session = ort.InferenceSession(content, options, providers=["CPUExecutionProvider"])
-    inp, out = session.get_inputs()[0], session.get_outputs()[0]
-    in_dtype = "uint8" if inp.type == "tensor(uint8)" else "float32"
-    out_dtype = "uint8" if out.type == "tensor(uint8)" else "float32"
-
-    def run(image):
-        y = session.run([out.name], {inp.name: to_input(image, io_of(in_dtype), in_dtype)})[0]
-        return to_pixels(y[0], io_of(out_dtype))
 
     return run
 
@@ -150,24 +109,3 @@ def compare(runner: Runner, images: np.ndarray, reference: np.ndarray) -> Parity
     ours = np.stack([runner(im) for im in images])
     diff = np.abs(ours - reference)
     return ParityResult(psnr(ours, reference), float(diff.max()), float(diff.mean()), len(images))
-
-
-def format_table(rows: list[dict]) -> str:
-    """The parity table printed by ``keras-i2i export``: one line per file."""
-    header = ("file", "runtime", "io", "PSNR dB", "max err", "min dB", "status")
-    lines = [header]
-    for r in rows:
-        parity = r.get("parity") or {}
-        lines.append((
-            r["file"], r["runtime"], r["io"],
-            f"{parity['psnr_db']:.2f}" if "psnr_db" in parity else "-",
-            f"{parity['max_abs_error']:.0f}" if "max_abs_error" in parity else "-",
-            f"{r['min_psnr_db']:.1f}" if r.get("min_psnr_db") is not None else "-",
-            r["status"],
-        ))
-    widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    right = {3, 4, 5}
-    return "\n".join(
-        "  ".join(str(v).rjust(w) if i in right else str(v).ljust(w) for i, (v, w) in enumerate(zip(line, widths))).rstrip()
-        for line in lines
-    )

@@ -151,24 +151,33 @@ def _check_image(image) -> np.ndarray:
 
 
 def load(path: str | os.PathLike, num_threads: Optional[int] = None, resize: str = "stretch",
-         verify: bool = True) -> Translator:
+         verify: bool = True, direction: Optional[str] = None, format: Optional[str] = None,
+         mode: Optional[str] = None) -> Translator:
     """Load an exported model file (``.tflite`` with LiteRT, ``.onnx`` with ONNX Runtime)
     with its entry in the ``model.json`` beside it.
 
     Args:
-        path: a file written by ``keras-i2i export`` (``a2b.fp32.tflite``, ``a2b.onnx`` ...).
+        path: a file written by ``keras-i2i export`` (``a2b.fp32.tflite``, ``a2b.onnx`` ...),
+            or an export folder together with ``direction``.
         num_threads: CPU threads (LiteRT ``num_threads``; ONNX Runtime
             ``intra_op_num_threads``); ``None``: the runtime's default.
         resize: ``"stretch"`` (the whole image, aspect ratio not kept) or ``"crop"`` (the
             centered box with the model's aspect ratio).
         verify: check the file's size and sha256 against its ``model.json`` entry.
+        direction: with a folder, the direction to load (one that its ``model.json``
+            declares, see :func:`keras_i2i.runtime.directions`); may be left out when the
+            folder has only one.
+        format, mode: with a folder, which of the direction's files (``"tflite"`` or
+            ``"onnx"``; ``"fp32"``, ``"int8"`` ...); see
+            :func:`~keras_i2i.runtime.folder.find_model_file`.
 
     Returns:
         A :class:`Translator`.
 
     Raises:
         RuntimeLoadError: the file or its ``model.json`` is missing, unknown, corrupt or
-            inconsistent; the message says which and what to do.
+            inconsistent, or the folder has no such direction; the message says which and
+            what to do.
     """
     path = Path(path)
     if resize not in RESIZE_MODES:
@@ -176,19 +185,52 @@ def load(path: str | os.PathLike, num_threads: Optional[int] = None, resize: str
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}.")
     if path.is_dir():
-        files = sorted(p.name for p in path.iterdir() if p.suffix in (".tflite", ".onnx"))
-        raise RuntimeLoadError(f"{path} is a folder; pass one of its model files ({', '.join(files) or 'none found'}).")
+        path = _folder_file(path, direction, format, mode)
+    elif direction is not None and path.is_file():
+        entry, _ = read_entry(path)
+        if entry.get("direction") not in (None, direction):
+            raise RuntimeLoadError(f"{path.name} translates {entry.get('direction')}, not {direction}; pass its "
+                                   f"export folder with direction={direction!r}, or the file of that direction.")
     backend_class = backend_for(path)
     backend_class.check_runtime()  # a missing runtime is named before anything is read
     if not path.is_file():
         raise RuntimeLoadError(f"Model file {path} does not exist.")
     entry, json_path = read_entry(path)
-    where = str(json_path)
+    return from_bytes(path.read_bytes(), entry, path, num_threads=num_threads, resize=resize, verify=verify,
+                      where=str(json_path))
+
+
+def _folder_file(folder: Path, direction: Optional[str], format: Optional[str], mode: Optional[str]) -> Path:
+    """The model file of ``direction`` in the export folder ``folder``."""
+    from keras_i2i.runtime.folder import directions, find_model_file
+
+    if direction is None:
+        if not (folder / MODEL_JSON).is_file():
+            files = sorted(p.name for p in folder.iterdir() if p.suffix in (".tflite", ".onnx"))
+            raise RuntimeLoadError(f"{folder} is a folder without {MODEL_JSON}; pass one of its model files "
+                                   f"({', '.join(files) or 'none found'}).")
+        known = list(directions(folder))
+        if len(known) != 1:
+            raise RuntimeLoadError(f"{folder} is an export folder with the directions {', '.join(known) or '(none)'}; "
+                                   "choose one with direction=NAME (or pass a model file).")
+        direction = known[0]
+    return find_model_file(folder, direction, format=format, mode=mode)
+
+
+def from_bytes(content: bytes, entry: dict, path: str | os.PathLike, num_threads: Optional[int] = None,
+               resize: str = "stretch", verify: bool = False, where: Optional[str] = None) -> Translator:
+    """A :class:`Translator` of a model held in memory and its ``model.json`` entry (as
+    export's parity check runs a file before writing it). ``path`` names the file (its
+    suffix picks the backend); ``verify`` checks ``content`` against the entry's size and
+    sha256; ``where`` names the ``model.json`` in error messages."""
+    path = Path(path)
+    where = where or f"the {MODEL_JSON} entry of {path.name}"
+    backend_class = backend_for(path)
+    backend_class.check_runtime()
     input_spec, output_spec = tensor_spec(entry, "input", where), tensor_spec(entry, "output", where)
     fmt = entry.get("format")
     if fmt is not None and f".{fmt}" != path.suffix.lower():
         raise RuntimeLoadError(f"{where} says {path.name} is a {fmt} file, but its name ends in {path.suffix}; {REEXPORT}.")
-    content = path.read_bytes()
     if verify:
         verify_file(content, entry, path)
     backend = backend_class(content, path, num_threads)
