@@ -84,6 +84,8 @@ _preset_threads(sys.argv[1:])
 
 import numpy as np  # noqa: E402
 
+from keras_i2i.utils import pixels_to_unit  # noqa: E402
+
 HERE = Path(__file__).resolve().parent
 ROOT = HERE.parent
 EMOJI = ROOT / "keras_i2i" / "data" / "bundled" / "emoji"
@@ -343,7 +345,7 @@ def run_config(generator: str, size: int, args, workdir: Path) -> dict:
 
     # 3. The contenders, each a zero-argument call on one fixed real image.
     pixels = images[0]
-    x = (pixels[None].astype(np.float32) / 127.5 - 1.0)
+    x = pixels_to_unit(pixels[None])
     x_torch = torch.from_numpy(np.ascontiguousarray(x.transpose(0, 3, 1, 2)))
     x_tf = tf.constant(x)
     spec = [tf.TensorSpec((1, size, size, 3), tf.float32)]
@@ -448,7 +450,7 @@ def _torch_pixels(net, image):
 
     from keras_i2i.export.parity import to_pixels
 
-    x = torch.from_numpy(np.ascontiguousarray((image[None].astype(np.float32) / 127.5 - 1.0).transpose(0, 3, 1, 2)))
+    x = torch.from_numpy(np.ascontiguousarray(pixels_to_unit(image[None]).transpose(0, 3, 1, 2)))
     with torch.inference_mode():
         y = net(x).numpy().transpose(0, 2, 3, 1)
     return to_pixels(y[0], "float")
@@ -459,7 +461,7 @@ def _tf_pixels(fn, image):
 
     from keras_i2i.export.parity import to_pixels
 
-    return to_pixels(fn(tf.constant(image[None].astype(np.float32) / 127.5 - 1.0)).numpy()[0], "float")
+    return to_pixels(fn(tf.constant(pixels_to_unit(image[None]))).numpy()[0], "float")
 
 
 # ----------------------------------------------------------------------------- report

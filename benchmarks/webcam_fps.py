@@ -51,7 +51,7 @@ sys.path.insert(0, str(ROOT))
 from keras_i2i.apps.webcam import FrameTranslator, load_translator, open_video, run  # noqa: E402
 from keras_i2i.runtime.benchmark import machine_info, time_calls  # noqa: E402
 from keras_i2i.runtime.imaging import cv2  # noqa: E402
-from keras_i2i.utils import atomic_write_text  # noqa: E402
+from keras_i2i.utils import atomic_write_text, utc_now  # noqa: E402
 
 GOAL = 0.9
 
@@ -172,7 +172,7 @@ def main(argv=None) -> int:
             results.append(bench_model(path, video, args))
     report = {
         "schema": "keras_i2i.bench.webcam_fps/1",
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created": utc_now(),
         "goal": f"pipeline end-to-end FPS >= {GOAL:.0%} of 1 / model p50",
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "video": {"path": str(args.video) if args.video else f"synthetic {args.frames} frames 640x480 MJPG",

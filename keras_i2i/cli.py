@@ -9,6 +9,8 @@ from pathlib import Path
 
 import click
 
+from keras_i2i.config import STRATEGIES
+
 # TensorFlow's C++ log: quiet unless --verbose (see _quiet_tensorflow) or the user chose a level.
 _TF_LOG_LEVEL_GIVEN = "TF_CPP_MIN_LOG_LEVEL" in os.environ
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
@@ -124,7 +126,7 @@ def main():
               help="Start a new run even if --run-dir is not empty: its old contents are first moved, whole, to the "
                    "sibling folder <run-dir>.old-<time> (nothing is deleted). Without it a new run needs a new or "
                    "empty folder.")
-@click.option("--strategy", type=click.Choice(["auto", "default", "mirrored", "multiworker", "tpu"]), default=None,
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
               help="tf.distribute strategy. auto: MultiWorkerMirrored with a multi-worker TF_CONFIG, Mirrored with "
                    "several GPUs, else default. [default: train.strategy from the config, auto]")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")

@@ -82,6 +82,10 @@ class DataConfig:
     max_images: Optional[int] = bounded(None, at_least=1)
 
 
+#: ``train.strategy`` names (``train --strategy``); built by :mod:`keras_i2i.training.strategy`.
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything around the model: schedule, batch, precision, checkpoints, logs."""
@@ -101,7 +105,7 @@ class TrainConfig:
     num_samples: int = bounded(4, at_least=1)
     precision: str = choices("auto", "fp32", "bf16", "fp16", default="auto")
     jit_compile: bool = False
-    strategy: str = choices("auto", "default", "mirrored", "multiworker", "tpu", default="auto")
+    strategy: str = choices(*STRATEGIES, default="auto")
     seed: int = 0
     deterministic: bool = False
     translate_test: bool = True

@@ -12,7 +12,7 @@ from PIL import Image
 from keras_i2i.data.images import DataError, list_image_files, read_image, resize
 from keras_i2i.outputs import OutputError, check_writable_dir, make_dir, write_error
 from keras_i2i.runs import RunError, load_run  # noqa: F401  (load_run and RunError live in keras_i2i.runs)
-from keras_i2i.utils import atomic_write_bytes
+from keras_i2i.utils import atomic_write_bytes, pixels_to_unit, unit_to_pixels
 
 logger = logging.getLogger(__name__)
 
@@ -21,9 +21,9 @@ def translate_array(translator, image: np.ndarray, size: int) -> np.ndarray:
     """Translate one uint8 RGB image of any size: resized to ``size``, translated,
     resized back to its own size."""
     h, w = image.shape[:2]
-    x = resize(image, size, size).astype(np.float32)[None] / 127.5 - 1.0
+    x = pixels_to_unit(resize(image, size, size))[None]
     y = np.asarray(translator(x, training=False))[0]
-    y = np.clip(np.rint((y + 1.0) * 127.5), 0, 255).astype(np.uint8)
+    y = unit_to_pixels(y)
     return resize(y, w, h)
 
 

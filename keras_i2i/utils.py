@@ -1,12 +1,32 @@
-"""Small shared helpers (no TensorFlow): atomic file writes, replacing a folder."""
+"""Small shared helpers (no TensorFlow): the pixel <-> [-1, 1] convention, UTC time stamps,
+atomic file writes, replacing a folder."""
 
 from __future__ import annotations
 
+import datetime as _dt
 import logging
 import os
 import shutil
 import tempfile
 from pathlib import Path
+
+import numpy as np
+
+
+def pixels_to_unit(pixels) -> np.ndarray:
+    """uint8 RGB pixels in [0, 255] as the models take them: float32 in [-1, 1],
+    ``x = rgb / 127.5 - 1`` (the convention every translator, export and metric uses)."""
+    return np.asarray(pixels).astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+
+
+def unit_to_pixels(y) -> np.ndarray:
+    """A model output in [-1, 1] back to uint8 pixels: ``clip(round((y + 1) * 127.5), 0, 255)``."""
+    return np.clip(np.rint((np.asarray(y, np.float32) + np.float32(1.0)) * np.float32(127.5)), 0, 255).astype(np.uint8)
+
+
+def utc_now() -> str:
+    """The current UTC time to the second, ISO 8601 with a ``Z`` (``2024-05-01T12:00:00Z``)."""
+    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def atomic_write_bytes(path: str | os.PathLike, data: bytes) -> None:

@@ -27,6 +27,7 @@ import numpy as np
 import tensorflow as tf
 
 from keras_i2i.data.images import DataError, ImageFolder, read_image, resize
+from keras_i2i.utils import pixels_to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -267,7 +268,7 @@ def batched(indices: tf.data.Dataset, load, global_batch: int) -> tf.data.Datase
 def load_test_image(path, size: int) -> np.ndarray:
     """A file as the model sees it at test time: RGB resized to ``size`` (bicubic), in [-1, 1]."""
     array = resize(read_image(path), size, size)
-    return array.astype(np.float32) / 127.5 - 1.0
+    return pixels_to_unit(array)
 
 
 def sample_images(folder: Optional[Path], fallback: Path, size: int, count: int) -> np.ndarray:
@@ -286,4 +287,4 @@ def sample_images(folder: Optional[Path], fallback: Path, size: int, count: int)
             break
     if not arrays:
         raise DataError(f"No readable images for sample grids in {folder or fallback}.")
-    return np.stack(arrays).astype(np.float32) / 127.5 - 1.0
+    return pixels_to_unit(np.stack(arrays))

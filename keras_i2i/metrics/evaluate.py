@@ -15,7 +15,6 @@ metrics compare images at the model's resolution.
 
 from __future__ import annotations
 
-import datetime as _dt
 import json
 import logging
 import math
@@ -31,7 +30,7 @@ from keras_i2i.data.images import DataError, ImageFolder, resize
 from keras_i2i.directions import Direction, legacy_direction
 from keras_i2i.metrics.base import MEAN, METRICS
 from keras_i2i.metrics.features import FeatureExtractor
-from keras_i2i.utils import atomic_write_text
+from keras_i2i.utils import atomic_write_text, pixels_to_unit, unit_to_pixels, utc_now
 
 logger = logging.getLogger(__name__)
 
@@ -47,9 +46,9 @@ def keras_translator(model, batch_size: int = 16) -> Callable[[np.ndarray], np.n
     def translate(images: np.ndarray) -> np.ndarray:
         out = []
         for start in range(0, len(images), batch_size):
-            x = images[start:start + batch_size].astype(np.float32) / np.float32(127.5) - np.float32(1.0)
+            x = pixels_to_unit(images[start:start + batch_size])
             y = np.asarray(model(x, training=False), np.float32)
-            out.append(np.clip(np.rint((y + 1.0) * 127.5), 0, 255).astype(np.uint8))
+            out.append(unit_to_pixels(y))
         return np.concatenate(out)
 
     return translate
@@ -299,10 +298,6 @@ def jsonable(obj):
     if isinstance(obj, (np.floating, np.integer)):
         obj = obj.item()
     return _finite(obj)
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 class EvalReport:

@@ -25,6 +25,8 @@ from typing import Callable, Optional
 import numpy as np
 from PIL import Image
 
+from keras_i2i.utils import pixels_to_unit
+
 logger = logging.getLogger(__name__)
 
 INCEPTION_SIZE = 299
@@ -180,6 +182,6 @@ def inception_v3(weights: Optional[str | os.PathLike] = "imagenet", size: int = 
     }
 
     def preprocess(x):
-        return x / np.float32(127.5) - np.float32(1.0)
+        return pixels_to_unit(x)
 
     return FeatureExtractor(model, size, preprocess, description, batch_size=batch_size)

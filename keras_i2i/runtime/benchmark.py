@@ -23,6 +23,7 @@ from typing import Callable, Optional, Sequence
 import numpy as np
 
 from keras_i2i.runtime.translator import Translator
+from keras_i2i.utils import utc_now
 
 SCHEMA = "keras_i2i.benchmark/1"
 
@@ -127,7 +128,7 @@ def run_benchmark(paths: Sequence[str | os.PathLike], threads: Optional[int] = N
     results = [benchmark_translator(t, runs, warmup, frame) for t in translators]
     return {
         "schema": SCHEMA,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created": utc_now(),
         "settings": {"threads": threads, "runs": runs, "warmup": warmup, "frame": list(frame), "resize": resize,
                      "resizer": resizer(), "threads_note": "null: each runtime's default"},
         "machine": machine_info(),

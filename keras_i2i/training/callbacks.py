@@ -18,6 +18,8 @@ import numpy as np
 import tensorflow as tf
 from PIL import Image
 
+from keras_i2i.utils import unit_to_pixels
+
 
 def _step(model) -> int:
     return int(model.step.numpy())
@@ -144,7 +146,7 @@ def column_labels(names, width: int) -> np.ndarray:
 def image_grid(named: dict[str, np.ndarray], labels: bool = True) -> np.ndarray:
     """Rows = samples, columns = the named images, as uint8 (H*n, W*k, 3); with
     ``labels``, a header strip names each column."""
-    columns = [np.clip((np.asarray(v, np.float32) + 1.0) * 127.5, 0, 255).round().astype(np.uint8) for v in named.values()]
+    columns = [unit_to_pixels(v) for v in named.values()]
     rows = [np.concatenate([col[i] for col in columns], axis=1) for i in range(columns[0].shape[0])]
     if labels:
         rows.insert(0, column_labels(list(named), columns[0].shape[2]))

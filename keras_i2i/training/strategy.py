@@ -10,11 +10,12 @@ import os
 import keras
 import tensorflow as tf
 
+from keras_i2i.config import STRATEGIES
+
 _MIRRORED_STRATEGIES = itertools.count()
 
 logger = logging.getLogger(__name__)
 
-STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 
 
 def _cluster_workers() -> int:

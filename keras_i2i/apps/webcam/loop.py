@@ -60,7 +60,7 @@ from keras_i2i.apps.webcam.workers import _END, FrameTranslator, _Capture, _Fifo
 from keras_i2i.outputs import make_dir, write_error
 from keras_i2i.runtime import Translator
 from keras_i2i.runtime.benchmark import latency_stats
-from keras_i2i.utils import atomic_write_bytes, atomic_write_text
+from keras_i2i.utils import atomic_write_bytes, atomic_write_text, utc_now
 
 SCHEMA = "keras_i2i.webcam/1"
 #: Default FourCC per output suffix (``fourcc=`` overrides it).
@@ -291,7 +291,7 @@ def run(translator: Translator, source: FrameSource, *, output: Optional[str | o
 
     stats = {
         "schema": SCHEMA,
-        "created": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime()),
+        "created": utc_now(),
         "model": str(translator.path),
         "backend": translator.backend,
         "input_size": list(translator.input_size),
