@@ -9,7 +9,7 @@ from typing import NamedTuple, Optional
 
 import numpy as np
 
-from keras_i2i.runtime.backends import Backend, backend_for
+from keras_i2i.runtime.backends import BACKENDS, Backend, backend_for
 from keras_i2i.runtime.errors import RuntimeLoadError
 from keras_i2i.runtime.imaging import RESIZE_MODES, center_crop_box, resize
 from keras_i2i.runtime.metadata import MODEL_JSON, REEXPORT, TensorSpec, read_entry, tensor_spec, verify_file
@@ -184,7 +184,7 @@ def load(path: str | os.PathLike, num_threads: Optional[int] = None, resize: str
         raise ValueError(f"Unknown resize {resize!r}; choose from {', '.join(RESIZE_MODES)}.")
     if num_threads is not None and (not isinstance(num_threads, int) or num_threads < 1):
         raise ValueError(f"num_threads must be a positive integer or None, got {num_threads!r}.")
-    if path.is_dir():
+    if path.is_dir() or (direction is not None and not path.exists() and path.suffix.lower() not in BACKENDS):
         path = _folder_file(path, direction, format, mode)
     elif direction is not None and path.is_file():
         entry, _ = read_entry(path)
