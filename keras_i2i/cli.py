@@ -379,7 +379,8 @@ class _MinPsnr(click.ParamType):
 @click.option("--onnx-quantize", is_flag=True,
               help="Also write <direction>.int8.onnx (onnxruntime static QDQ quantization, calibrated).")
 @click.option("--direction", default="all", metavar="NAME|all",
-              help="Translator(s) to export: a2b, b2a, a comma-separated list, or all the model declares.")
+              help="Direction(s) to export, by the names the model declares (a2b, b2a for two-domain runs; a "
+                   "wrong name lists them), comma-separated, or all: one file per direction and mode.")
 @click.option("--size", type=click.IntRange(min=1), default=None,
               help="Input side of the fixed [1, N, N, 3] signature. [default: the training crop size]")
 @click.option("--io", type=click.Choice(["float", "uint8"]), default=None,

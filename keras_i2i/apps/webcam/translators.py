@@ -65,27 +65,24 @@ def _keras_translator(run_dir: Path, direction: str, threads: Optional[int], res
     return Translator(run_dir, KerasBackend(fn, shape), entry, spec_in, spec_out, resize=resize, num_threads=threads)
 
 
-def _exported_file(run_dir: Path, backend: str, direction: str) -> Path:
-    """The run's exported file for ``backend`` (``<dir>.fp32.tflite`` / ``<dir>.onnx``
-    preferred, else the only one there is)."""
+def _exported_file(run_dir: Path, backend: str, direction: Optional[str]) -> Path:
+    """The run's exported file for ``backend`` and ``direction``, found by the runtime from
+    ``<run>/export/model.json`` (the ``fp32`` file preferred, else the only one there is);
+    ``direction`` None: the first direction its model.json lists."""
+    from keras_i2i.runtime import directions, find_model_file
+    from keras_i2i.runtime.metadata import MODEL_JSON
+
     export = run_dir / "export"
-    suffix = ".tflite" if backend == "litert" else ".onnx"
-    preferred = export / (f"{direction}.fp32.tflite" if backend == "litert" else f"{direction}.onnx")
-    if preferred.is_file():
-        return preferred
-    found = sorted(export.glob(f"{direction}.*{suffix}")) if export.is_dir() else []
-    if len(found) == 1:
-        return found[0]
-    if found:
-        raise WebcamError(f"{export} has several {backend} files for {direction} ({', '.join(p.name for p in found)}); "
-                          f"pass the one to run as --model.")
-    flag = "--tflite" if backend == "litert" else "--onnx"
-    raise WebcamError(f"{run_dir} has no exported {suffix} file for {direction} in {export}; export one with "
-                      f"`keras-i2i export --run {run_dir} {flag}`, or use --backend keras.")
+    declared = list(directions(export)) if (export / MODEL_JSON).is_file() else []
+    if not declared:
+        suffix, flag = (".tflite", "--tflite") if backend == "litert" else (".onnx", "--onnx")
+        raise WebcamError(f"{run_dir} has no exported {suffix} file{f' for {direction}' if direction else ''} in "
+                          f"{export}; export one with `keras-i2i export --run {run_dir} {flag}`, or use --backend keras.")
+    return find_model_file(export, direction or declared[0], format=backend)
 
 
 def load_translator(model: str | os.PathLike, backend: Optional[str] = None, threads: Optional[int] = None,
-                    resize: str = "crop", direction: str = "a2b") -> Translator:
+                    resize: str = "crop", direction: Optional[str] = None) -> Translator:
     """The translator for ``model``: a ``.tflite``/``.onnx`` file written by ``keras-i2i
     export`` (LiteRT / ONNX Runtime), or a run directory (its Keras translator; with
     ``backend="litert"``/``"onnx"`` its exported file in ``<run>/export/`` instead).
