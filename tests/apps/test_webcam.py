@@ -386,7 +386,7 @@ def test_backend_choice_with_a_run_directory(webcam_model, synthetic_video, tmp_
     (tmp_path / "bare_run").mkdir()
     (tmp_path / "bare_run" / "config.yaml").write_text((run / "config.yaml").read_text())
     result = _invoke("--model", tmp_path / "bare_run", "--backend", "litert", "--video", synthetic_video, "--headless")
-    assert result.exit_code == 1 and "has no exported .tflite file in" in result.output
+    assert result.exit_code == 1 and "has no exported .tflite file" in result.output
     result = _invoke("--model", tmp_path / "bare_run", "--backend", "onnx", "--direction", "b2a", "--video",
                      synthetic_video, "--headless")
     assert result.exit_code == 1 and "has no exported .onnx file for b2a" in result.output
