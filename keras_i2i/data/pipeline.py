@@ -76,6 +76,19 @@ def _is_per_domain(root) -> bool:
     return per_domain_layout(Path(root).expanduser()) is not None
 
 
+def two_domain_paths(domains, what: str = "The data has") -> DomainPaths:
+    """The folders of exactly two domains (``a`` is the first), else a ``DataError`` that
+    says how to pick two."""
+    if len(domains) != 2:
+        names = ", ".join(d.name for d in domains)
+        raise DataError(
+            f"{what} {len(domains)} domains ({names}); a two-domain model needs two: set data.domains.NAME=FOLDER "
+            "for two of them (or data.a and data.b to two folders)."
+        )
+    first, second = domains
+    return DomainPaths(first.train, second.train, first.test, second.test)
+
+
 def resolve_paths(data) -> DomainPaths:
     """Folders of the two domains from a ``DataConfig``: ``a``/``b`` win over ``root``,
     which wins over ``dataset`` (bundled ``emoji`` or a standard CycleGAN dataset).
@@ -85,14 +98,7 @@ def resolve_paths(data) -> DomainPaths:
     if getattr(data, "domains", None) or (data.root and not (data.a or data.b) and _is_per_domain(data.root)):
         from keras_i2i.data.domains import resolve_domains
 
-        domains = resolve_domains(data)
-        if len(domains) != 2:
-            raise DataError(
-                f"This model translates between two domains; the data has {len(domains)} "
-                f"({', '.join(d.name for d in domains)}). Choose two with data.domains.NAME=FOLDER."
-            )
-        first, second = domains
-        return DomainPaths(first.train, second.train, first.test, second.test)
+        return two_domain_paths(resolve_domains(data))
     if data.a or data.b:
         if not (data.a and data.b):
             raise DataError("Set both data.a and data.b (two folders of images), or data.root.")
@@ -118,12 +124,10 @@ def resolve_paths(data) -> DomainPaths:
     if data.dataset:
         if data.dataset in BUNDLED_DATASETS:
             root = BUNDLED_DATASETS[data.dataset]
-            if not (root / "trainA").is_dir() and (root / "train").is_dir():
-                names = ", ".join(sorted(p.name for p in (root / "train").iterdir() if p.is_dir()))
-                raise DataError(
-                    f"Dataset {data.dataset!r} has one folder per domain ({names}) under {root}/train; "
-                    "a two-domain model needs two: set data.a and data.b to two of those folders."
-                )
+            if _is_per_domain(root):
+                from keras_i2i.data.domains import resolve_domains
+
+                return two_domain_paths(resolve_domains(data), f"Dataset {data.dataset!r} has one folder per domain")
             return _layout(root)
         from keras_i2i.data import datasets
 
@@ -170,8 +174,9 @@ def to_unit_range(images):
     return tf.cast(images, tf.float32) / 127.5 - 1.0
 
 
-class UnpairedData:
-    """The training stream of unpaired batches ``(real_a, real_b)``.
+class DomainStream:
+    """What every training stream starts from: the data's domains (see
+    :mod:`keras_i2i.data.domains`) and their readable training images.
 
     Args:
         data: a ``DataConfig``.
@@ -180,19 +185,70 @@ class UnpairedData:
     """
 
     def __init__(self, data, global_batch: int, seed: int = 0):
+        from keras_i2i.data.domains import resolve_domains
+
         self.config = data
         self.global_batch = int(global_batch)
         self.seed = int(seed)
-        self.paths = resolve_paths(data)
+        self.domains = resolve_domains(data)
+        self.check_domains()
         prepare = load_stage(data)
-        self.a = ImageFolder.scan(self.paths.train_a, prepare, data.cache, data.max_images, role="domain A")
-        self.b = ImageFolder.scan(self.paths.train_b, prepare, data.cache, data.max_images, role="domain B")
-        for name, folder in (("A", self.a), ("B", self.b)):
+        self.folders = [ImageFolder.scan(d.train, prepare, data.cache, data.max_images, role=f"domain {d.name}")
+                        for d in self.domains]
+
+    def check_domains(self) -> None:
+        """Refuse domains the stream cannot serve (before any image is read)."""
+
+    @property
+    def skipped(self) -> list[tuple[Path, str]]:
+        return [item for folder in self.folders for item in folder.skipped]
+
+    @property
+    def loaded_shape(self) -> list:
+        """The shape of a prepared image (fixed after ``resize_and_crop``)."""
+        size = self.config.load_size
+        return [size, size, 3] if self.config.preprocess == "resize_and_crop" else [None, None, 3]
+
+    def _augment(self, image, sample, stream: int):
+        """Random crop and flip of sample ``sample``, stateless draws seeded by
+        ``(seed * 16 + stream * 4, sample)``; ``stream`` keeps the draws of different
+        image streams of one run apart. Values scaled to [-1, 1]."""
+        cfg = self.config
+        base = tf.constant(self.seed * 16 + stream * 4, tf.int64)
+        image = tf.image.stateless_random_crop(image, [cfg.crop_size, cfg.crop_size, 3], seed=tf.stack([base, sample]))
+        if cfg.flip:
+            image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([base + 1, sample]))
+        return to_unit_range(image)
+
+
+class UnpairedData(DomainStream):
+    """The training stream of unpaired batches ``(real_a, real_b)`` of two domains.
+
+    Args:
+        data: a ``DataConfig``.
+        global_batch: images per step over all replicas.
+        seed: seeds the shuffles and augmentations.
+    """
+
+    def __init__(self, data, global_batch: int, seed: int = 0):
+        super().__init__(data, global_batch, seed)
+        for domain, folder in zip(self.domains, self.folders):
             if len(folder) < self.global_batch:
                 raise DataError(
-                    f"Domain {name} ({folder.folder}) has {len(folder)} readable images, fewer than one global batch "
-                    f"({self.global_batch}). Lower train.batch_size or add images."
+                    f"Domain {domain.name} ({folder.folder}) has {len(folder)} readable images, fewer than one global "
+                    f"batch ({self.global_batch}). Lower train.batch_size or add images."
                 )
+
+    def check_domains(self) -> None:
+        self.paths = two_domain_paths(self.domains)
+
+    @property
+    def a(self) -> ImageFolder:
+        return self.folders[0]
+
+    @property
+    def b(self) -> ImageFolder:
+        return self.folders[1]
 
     @property
     def epoch_size(self) -> int:
@@ -201,10 +257,6 @@ class UnpairedData:
     @property
     def steps_per_epoch(self) -> int:
         return max(1, self.epoch_size // self.global_batch)
-
-    @property
-    def skipped(self) -> list[tuple[Path, str]]:
-        return self.a.skipped + self.b.skipped
 
     def _indices(self, start_sample: int) -> tf.data.Dataset:
         n_a, n_b, size, seed = len(self.a), len(self.b), self.epoch_size, self.seed
@@ -219,18 +271,9 @@ class UnpairedData:
         first_epoch, offset = divmod(int(start_sample), size)
         return tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch).skip(offset)
 
-    def _augment(self, image, sample, domain: int):
-        cfg = self.config
-        base = tf.constant(self.seed * 16 + domain * 4, tf.int64)
-        image = tf.image.stateless_random_crop(image, [cfg.crop_size, cfg.crop_size, 3], seed=tf.stack([base, sample]))
-        if cfg.flip:
-            image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([base + 1, sample]))
-        return to_unit_range(image)
-
     def dataset(self, start_step: int = 0) -> tf.data.Dataset:
         """Batches from step ``start_step`` on (endless)."""
-        fixed = self.config.preprocess == "resize_and_crop"
-        shape = [self.config.load_size, self.config.load_size, 3] if fixed else [None, None, 3]
+        shape = self.loaded_shape
 
         def fetch(folder):
             def get(i):

@@ -13,9 +13,8 @@ from __future__ import annotations
 
 import tensorflow as tf
 
-from keras_i2i.data.domains import Domain, resolve_domains
-from keras_i2i.data.images import DataError, ImageFolder
-from keras_i2i.data.pipeline import UnpairedData, batched, load_stage, to_unit_range
+from keras_i2i.data.images import DataError
+from keras_i2i.data.pipeline import DomainStream, UnpairedData, batched
 from keras_i2i.registry import Registry
 
 STREAMS: Registry[type] = Registry("dataset kind")
@@ -28,7 +27,7 @@ def make_stream(kind: str, data, global_batch: int, seed: int = 0):
 
 
 @STREAMS.register("labelled")
-class LabelledData:
+class LabelledData(DomainStream):
     """Batches ``(images, domain_ids)`` over all the domains of a dataset.
 
     Sample ``g`` comes from domain ``g % N`` (``N`` domains, sorted by name), so every
@@ -43,14 +42,7 @@ class LabelledData:
         seed: seeds the shuffles and augmentations.
     """
 
-    def __init__(self, data, global_batch: int, seed: int = 0):
-        self.config = data
-        self.global_batch = int(global_batch)
-        self.seed = int(seed)
-        self.domains: list[Domain] = resolve_domains(data)
-        prepare = load_stage(data)
-        self.folders = [ImageFolder.scan(d.train, prepare, data.cache, data.max_images, role=f"domain {d.name!r}")
-                        for d in self.domains]
+    def check_domains(self) -> None:
         if self.global_batch < 1:
             raise DataError(f"The global batch must be at least 1, got {self.global_batch}.")
 
@@ -65,10 +57,6 @@ class LabelledData:
     @property
     def steps_per_epoch(self) -> int:
         return max(1, self.epoch_size // self.global_batch)
-
-    @property
-    def skipped(self):
-        return [item for folder in self.folders for item in folder.skipped]
 
     def _indices(self, start_sample: int) -> tf.data.Dataset:
         n, longest, seed = self.num_domains, max(len(f) for f in self.folders), self.seed
@@ -87,19 +75,9 @@ class LabelledData:
         first_epoch, offset = divmod(int(start_sample), n * longest)
         return tf.data.Dataset.range(first_epoch, 2**62).flat_map(epoch).skip(offset)
 
-    def _augment(self, image, sample):
-        cfg = self.config
-        base = tf.constant(self.seed * 16 + 8, tf.int64)
-        image = tf.image.stateless_random_crop(image, [cfg.crop_size, cfg.crop_size, 3], seed=tf.stack([base, sample]))
-        if cfg.flip:
-            image = tf.image.stateless_random_flip_left_right(image, seed=tf.stack([base + 1, sample]))
-        return to_unit_range(image)
-
     def dataset(self, start_step: int = 0) -> tf.data.Dataset:
         """Batches from step ``start_step`` on (endless)."""
-        fixed = self.config.preprocess == "resize_and_crop"
-        shape = [self.config.load_size, self.config.load_size, 3] if fixed else [None, None, 3]
-        folders = self.folders
+        shape, folders = self.loaded_shape, self.folders
 
         def get(domain, index):
             return folders[int(domain)].get(int(index))
@@ -107,6 +85,6 @@ class LabelledData:
         def load(domain, index, sample):
             image = tf.numpy_function(get, [domain, index], tf.uint8, stateful=False)
             image.set_shape(shape)
-            return self._augment(image, sample), tf.cast(domain, tf.int32)
+            return self._augment(image, sample, stream=2), tf.cast(domain, tf.int32)
 
         return batched(self._indices(start_step * self.global_batch), load, self.global_batch)

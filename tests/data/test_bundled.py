@@ -83,5 +83,5 @@ def test_licences_ship_with_the_data():
 
 
 def test_two_domain_loader_says_how_to_use_emoji4():
-    with pytest.raises(DataError, match="one folder per domain .*set data.a and data.b"):
+    with pytest.raises(DataError, match="one folder per domain.*set data.domains.NAME=FOLDER for two of them"):
         resolve_paths(DataConfig(dataset="emoji4"))

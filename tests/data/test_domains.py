@@ -60,7 +60,7 @@ def test_two_named_domains_feed_the_unpaired_stream(per_domain_root):
     paths = resolve_paths(DataConfig(domains={"n": str(per_domain_root / "train" / "noto"),
                                               "t": str(per_domain_root / "train" / "twemoji")}))
     assert paths.train_a.name == "noto" and paths.train_b.name == "twemoji"
-    with pytest.raises(DataError, match="two domains; the data has 3 .fluent, noto, twemoji."):
+    with pytest.raises(DataError, match="The data has 3 domains .fluent, noto, twemoji.; a two-domain model needs two"):
         resolve_paths(DataConfig(root=str(per_domain_root)))
 
 
