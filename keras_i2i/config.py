@@ -73,6 +73,9 @@ class DataConfig:
     test_b: Optional[str] = None
     # Named domains, {name: folder}, for any number of domains (see keras_i2i.data.domains).
     domains: Optional[dict[str, str]] = None
+    # The domains' names in id order, recorded by the trainer in a run's config.yaml (so a
+    # run knows them when its data is gone); leave unset in your own configs.
+    domain_names: Optional[tuple[str, ...]] = None
     download: bool = False
     load_size: int = bounded(286, at_least=1)
     crop_size: int = bounded(256, at_least=1)

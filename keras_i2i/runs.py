@@ -356,8 +356,9 @@ def prepare_new_run_dir(run_dir, overwrite: bool = False) -> Optional[Path]:
 
 
 def _is_dataset_name(key: str, value: str) -> bool:
-    """Whether ``data.a``/``data.b`` = ``value`` names a one-domain dataset, not a folder."""
-    if key not in ("a", "b") or Path(value).expanduser().exists():
+    """Whether ``data.a``/``data.b``/``data.domains.NAME`` = ``value`` names a one-domain
+    dataset, not a folder."""
+    if not (key in ("a", "b") or key.startswith("domains.")) or Path(value).expanduser().exists():
         return False
     from keras_i2i.data import datasets
 
@@ -365,7 +366,10 @@ def _is_dataset_name(key: str, value: str) -> bool:
 
 
 def _used_path_keys(data) -> list[str]:
-    """The ``data.*`` path keys that choose the data (``a``/``b`` win over ``root``)."""
+    """The ``data.*`` path keys that choose the data (``domains``, then ``a``/``b``, win
+    over ``root``); a domain's key is ``domains.NAME``."""
+    if getattr(data, "domains", None):
+        return [f"domains.{name}" for name in data.domains]
     if data.a or data.b:
         return [k for k in ("a", "b", "test_a", "test_b") if getattr(data, k)]
     return ["root"] if data.root else []
@@ -374,13 +378,16 @@ def _used_path_keys(data) -> list[str]:
 def absolute_data_paths(cfg):
     """``cfg`` with its data paths (:data:`DATA_PATH_KEYS`, not dataset names) made absolute
     against the current folder, so the run's config.yaml works from anywhere."""
-    changes = {}
-    for key in DATA_PATH_KEYS:
-        value = getattr(cfg.data, key)
-        if value and not _is_dataset_name(key, value):
-            absolute = os.path.abspath(os.path.expanduser(value))
-            if absolute != value:
-                changes[key] = absolute
+    def absolute(key, value):
+        return value if not value or _is_dataset_name(key, value) else os.path.abspath(os.path.expanduser(value))
+
+    changes = {key: absolute(key, getattr(cfg.data, key)) for key in DATA_PATH_KEYS}
+    changes = {key: value for key, value in changes.items() if value != getattr(cfg.data, key)}
+    domains = getattr(cfg.data, "domains", None)
+    if domains:
+        resolved = {name: absolute(f"domains.{name}", value) for name, value in domains.items()}
+        if resolved != domains:
+            changes["domains"] = resolved
     return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, **changes)) if changes else cfg
 
 
@@ -391,7 +398,10 @@ def check_data_paths(cfg, run_dir) -> None:
         RunDirError: one does not (the data moved, or a relative path of an older run
             read from another folder), naming the ``--set data.<key>=`` to give.
     """
-    values = {k: getattr(cfg.data, k) for k in _used_path_keys(cfg.data)}
+    def value_of(key):
+        return cfg.data.domains[key.partition(".")[2]] if key.startswith("domains.") else getattr(cfg.data, key)
+
+    values = {k: value_of(k) for k in _used_path_keys(cfg.data)}
     missing = [k for k, v in values.items() if not _is_dataset_name(k, v) and not Path(v).expanduser().exists()]
     if not missing:
         return
@@ -406,6 +416,14 @@ def check_data_paths(cfg, run_dir) -> None:
 
 
 # ----------------------------------------------------------------------------- loading
+
+
+def run_domains(cfg) -> tuple[str, ...]:
+    """A run's domain names in id order: as its ``config.yaml`` records them
+    (``data.domain_names``), else ``("a", "b")`` (runs trained before domains were recorded
+    had those two)."""
+    names = getattr(cfg.data, "domain_names", None)
+    return tuple(names) if names else ("a", "b")
 
 
 def load_run(run_dir, checkpoint: Optional[str] = None):
@@ -438,7 +456,7 @@ def load_run(run_dir, checkpoint: Optional[str] = None):
     elif not list_checkpoints(directory):
         raise RunError(none_message)
     keras.mixed_precision.set_global_policy("float32")
-    model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed)
+    model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed, domains=run_domains(cfg))
     model.restored_from = restore_checkpoint(tf.train.Checkpoint(model=model), directory, checkpoint,
                                              none_message=none_message)
     return cfg, model

@@ -21,13 +21,36 @@ logger = logging.getLogger(__name__)
 BEST_DIR = "best"  # checkpoints/best/: the best checkpoint by train.keep_best, and best.json
 
 
-def data_paths(data: str | os.PathLike):
-    """Domain folders from a folder (trainA/trainB/testA/testB) or a dataset name."""
+def data_domains(data: str | os.PathLike):
+    """The domains of a folder (trainA/trainB/testA/testB, or train/<domain>/ and
+    test/<domain>/) or a dataset name."""
     from keras_i2i.config import DataConfig
-    from keras_i2i.data.pipeline import resolve_paths
+    from keras_i2i.data.domains import resolve_domains
 
     path = Path(data).expanduser()
-    return resolve_paths(DataConfig(root=str(path)) if path.is_dir() else DataConfig(dataset=str(data)))
+    return resolve_domains(DataConfig(root=str(path)) if path.is_dir() else DataConfig(dataset=str(data)))
+
+
+def run_data_domains(cfg):
+    """The domains of a run's own data (never downloading anything)."""
+    import dataclasses
+
+    from keras_i2i.data.domains import resolve_domains
+
+    return resolve_domains(dataclasses.replace(cfg.data, download=False))
+
+
+def exported_direction(metadata: dict):
+    """The :class:`~keras_i2i.directions.Direction` of an exported file from its
+    ``model.json`` entry (exports made before directions were recorded: ``a2b``/``b2a``)."""
+    from keras_i2i.directions import Direction, legacy_direction
+
+    name = metadata.get("direction")
+    if metadata.get("source_domain") and metadata.get("target_domain"):
+        sources = metadata.get("sources") or [metadata["source_domain"]]
+        return Direction(name, tuple(str(s).lower() for s in sources), str(metadata["target_domain"]).lower(),
+                         metadata.get("conditions") or {})
+    return legacy_direction(name)
 
 
 def best_checkpoint(run_dir) -> Optional[str]:
@@ -37,14 +60,11 @@ def best_checkpoint(run_dir) -> Optional[str]:
     return newest_checkpoint(Path(run_dir) / CHECKPOINT_DIR / BEST_DIR)
 
 
-def _select(translators: dict, directions) -> dict:
-    if directions in (None, "all", ()):
-        return translators
-    wanted = [directions] if isinstance(directions, str) else list(directions)
-    missing = [d for d in wanted if d not in translators]
-    if missing:
-        raise DataError(f"No translator for direction {', '.join(missing)}; there are: {', '.join(translators)}.")
-    return {d: translators[d] for d in wanted}
+def _select(translators: dict, directions, declared) -> dict:
+    """The translators of the ``directions`` asked for (None/"all": every one ``declared``)."""
+    from keras_i2i.directions import select
+
+    return {name: translators[name] for name in select(declared, None if directions == () else directions)}
 
 
 def _check_reference(translators: dict, options: dict) -> None:
@@ -58,7 +78,6 @@ def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, dat
                  feature_size: int = INCEPTION_SIZE, **options) -> EvalReport:
     """Evaluate the Keras translators of a run (its latest checkpoint, ``checkpoint``, or
     ``"best"``) on its own data (or ``data``)."""
-    from keras_i2i.data.pipeline import resolve_paths
     from keras_i2i.translate import RunError, load_run
 
     if checkpoint == "best":
@@ -66,12 +85,13 @@ def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, dat
         if checkpoint is None:
             raise RunError(f"{run_dir} has no best checkpoint (train with train.eval_every and train.keep_best).")
     cfg, model = load_run(run_dir, checkpoint)
-    translators = _select({d: keras_translator(t) for d, t in model.translators().items()}, directions)
+    declared = model.directions()
+    translators = _select({d: keras_translator(t) for d, t in model.translators().items()}, directions, declared)
     _check_reference(translators, options)
-    paths = data_paths(data) if data is not None else resolve_paths(cfg.data)
+    domains = data_domains(data) if data is not None else run_data_domains(cfg)
     source = {"run": str(run_dir), "checkpoint": str(model.restored_from), "step": checkpoint_step(model.restored_from),
               "translator": "keras"}
-    return evaluate(translators, paths, cfg.data.crop_size, metrics, source=source,
+    return evaluate(translators, domains, cfg.data.crop_size, metrics, source=source, directions=declared,
                     inception_weights=inception_weights, feature_size=feature_size, **options)
 
 
@@ -91,11 +111,10 @@ def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Se
     one per direction; the data is ``data`` or that of the run they were exported from.
     Returns the report and that run directory (None when unknown)."""
     from keras_i2i.config import load_config
-    from keras_i2i.data.pipeline import resolve_paths
     from keras_i2i.runtime import load
 
     loaded = [load(f, num_threads=num_threads) for f in files]
-    translators, sizes, run_dirs = {}, set(), set()
+    translators, declared, sizes, run_dirs = {}, {}, set(), set()
     for t in loaded:
         direction = t.metadata.get("direction")
         if not direction:
@@ -105,6 +124,7 @@ def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Se
         if t.input_size.height != t.input_size.width:
             raise DataError(f"{t.path}: evaluation needs a square model input, not {tuple(t.input_size)}.")
         translators[direction] = runtime_translator(t)
+        declared[direction] = exported_direction(t.metadata)
         sizes.add(t.input_size.height)
         run_dir = exported_run_dir(t)
         if run_dir is not None:
@@ -114,9 +134,9 @@ def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Se
         raise DataError(f"The files have different input sizes ({sorted(sizes)}); evaluate them one at a time.")
     run_dir = run_dirs.pop() if len(run_dirs) == 1 else None
     if data is not None:
-        paths = data_paths(data)
+        domains = data_domains(data)
     elif run_dir is not None:
-        paths = resolve_paths(load_config(run_dir / "config.yaml").data)
+        domains = run_data_domains(load_config(run_dir / "config.yaml"))
     else:
         raise DataError("The run these files were exported from is not found; give the data with --data ROOT.")
     source = {"models": [{"file": str(t.path), "direction": t.metadata.get("direction"), "backend": t.backend,
@@ -124,8 +144,9 @@ def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Se
                           "source_checkpoint": t.metadata.get("source_checkpoint")} for t in loaded],
               "translator": "runtime", "run": str(run_dir) if run_dir else None,
               "step": checkpoint_step(loaded[0].metadata.get("source_checkpoint"))}
-    report = evaluate(translators, paths, sizes.pop(), metrics, source=source, inception_weights=inception_weights,
-                      feature_size=feature_size, **options)
+    known = {name: d for name, d in declared.items() if d is not None}
+    report = evaluate(translators, domains, sizes.pop(), metrics, source=source, inception_weights=inception_weights,
+                      feature_size=feature_size, directions=known if len(known) == len(declared) else None, **options)
     return report, run_dir
 
 
@@ -151,16 +172,17 @@ def record(report: EvalReport, run_dir=None, json_path=None) -> Optional[Path]:
     return Path(json_path) if json_path is not None else None
 
 
-def make_evaluator(cfg, paths):
+def make_evaluator(cfg, domains):
     """``model -> EvalReport`` for the trainer: ``cfg.train.eval_metrics`` of every
-    translator on ``cfg.train.eval_split``, features built once, images read once."""
+    translator on ``cfg.train.eval_split``, features built once, images read once.
+    ``domains``: the data's :class:`~keras_i2i.data.domains.Domain` list."""
     from keras_i2i.config import ConfigError
 
     t = cfg.train
-    missing = [d for d in "ab" if getattr(paths, f"{t.eval_split}_{d}", None) is None]
+    missing = [d.name for d in domains if (d.test if t.eval_split == "test" else d.train) is None]
     if missing:
         raise ConfigError(f"train.eval_split={t.eval_split}, but the data has no {t.eval_split} folder for domain "
-                          f"{', '.join(m.upper() for m in missing)}; set train.eval_split=train or add the folders.")
+                          f"{', '.join(missing)}; set train.eval_split=train or add the folders.")
     metrics = resolve_metrics(t.eval_metrics)
     needed = any(METRICS.get(name).needs_features for name in metrics)
     features = inception_v3(t.eval_inception_weights, t.eval_feature_size) if needed else None
@@ -168,8 +190,8 @@ def make_evaluator(cfg, paths):
 
     def run(model) -> EvalReport:
         translators = {d: keras_translator(tr) for d, tr in model.translators().items()}
-        return evaluate(translators, paths, cfg.data.crop_size, metrics, features, images=images,
-                        split=t.eval_split)
+        return evaluate(translators, domains, cfg.data.crop_size, metrics, features, images=images,
+                        split=t.eval_split, directions=model.directions())
 
     return run
 
@@ -202,7 +224,7 @@ def keep_best_key(keep_best: str) -> str:
     return keep_best if "/" in keep_best else f"mean/{keep_best}"
 
 
-def periodic_evaluation(cfg, paths, checkpoint, run_dir, writer, total_steps=None, guard=None):
+def periodic_evaluation(cfg, domains, checkpoint, run_dir, writer, total_steps=None, guard=None):
     """The trainer's :class:`~keras_i2i.training.callbacks.PeriodicEvaluation` for ``cfg``
     (the best checkpoint, with ``train.keep_best``, in ``checkpoints/best/``)."""
     import tensorflow as tf
@@ -216,5 +238,5 @@ def periodic_evaluation(cfg, paths, checkpoint, run_dir, writer, total_steps=Non
         keep = keep_best_key(t.keep_best)
         higher = METRICS.get(keep.rsplit("/", 1)[1]).higher_is_better
         manager = tf.train.CheckpointManager(checkpoint, str(Path(run_dir) / CHECKPOINT_DIR / BEST_DIR), max_to_keep=1)
-    return PeriodicEvaluation(make_evaluator(cfg, paths), t.eval_every, run_dir, writer, keep, higher, manager,
+    return PeriodicEvaluation(make_evaluator(cfg, domains), t.eval_every, run_dir, writer, keep, higher, manager,
                               total_steps=total_steps, guard=guard)

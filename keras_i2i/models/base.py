@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import dataclasses
 import math
-from typing import ClassVar
+from typing import ClassVar, Optional
 
 import keras
 import tensorflow as tf
@@ -73,10 +73,11 @@ def check_crop_size(data, *networks) -> None:
                       f"(e.g. {example}).")
 
 
-def build_model(model_config, image_size: int, seed: int = 0) -> "TranslationModel":
-    """Instantiate the registered model named by ``model_config.name``."""
+def build_model(model_config, image_size: int, seed: int = 0, domains=None) -> "TranslationModel":
+    """Instantiate the registered model named by ``model_config.name`` for the data's
+    ``domains`` (names in id order; default ``("a", "b")``)."""
     cls = MODELS.get(model_config.name)
-    return cls(model_config, image_size=image_size, seed=seed)
+    return cls(model_config, image_size=image_size, seed=seed, domains=domains)
 
 
 class TranslationModel(keras.Model):
@@ -86,19 +87,31 @@ class TranslationModel(keras.Model):
         config: the model's config dataclass (or a dict of its fields).
         image_size: training crop size (height = width).
         seed: seed for the model's own random draws (e.g. the image pool).
+        domains: the names of the data's domains in id order (label ``i`` is
+            ``domains[i]``); default ``("a", "b")``. Two-domain models need two.
     """
 
     config_class: ClassVar[type]
     registered_name: ClassVar[str]
     dataset_kind: ClassVar[str] = "unpaired"
 
-    def __init__(self, config, image_size: int = 256, seed: int = 0, **kwargs):
+    #: how many domains the model translates between (None: any number, at least two)
+    num_domains: ClassVar[Optional[int]] = 2
+
+    def __init__(self, config, image_size: int = 256, seed: int = 0, domains=None, **kwargs):
         super().__init__(**kwargs)
         if isinstance(config, dict):
             config = self.config_class(**config)
         self.config = config
         self.image_size = int(image_size)
         self.seed = int(seed)
+        self.domains = tuple(domains) if domains else ("a", "b")
+        wanted = self.num_domains
+        if (wanted is not None and len(self.domains) != wanted) or len(self.domains) < 2:
+            raise ConfigError(
+                f"model.name {self.registered_name} translates between {wanted or 'at least two'} domains; the data "
+                f"has {len(self.domains)} ({', '.join(self.domains)}). Choose them with data.domains.NAME=FOLDER."
+            )
 
     # -- what subclasses provide ----------------------------------------------------
     def directions(self) -> dict[str, Direction]:
@@ -167,7 +180,8 @@ class TranslationModel(keras.Model):
         _apply_when(optimizer, grads, variables, when)
 
     def get_config(self):
-        return {"config": dataclasses.asdict(self.config), "image_size": self.image_size, "seed": self.seed}
+        return {"config": dataclasses.asdict(self.config), "image_size": self.image_size, "seed": self.seed,
+                "domains": list(self.domains)}
 
     @classmethod
     def from_config(cls, config):

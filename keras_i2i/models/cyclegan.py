@@ -98,10 +98,11 @@ class CycleGAN(TranslationModel):
         return self.gen_a2b(real_a, training=training), self.gen_b2a(real_b, training=training)
 
     def directions(self):
-        return two_way()
+        return two_way(*self.domains)
 
     def translators(self) -> dict[str, keras.Model]:
-        return {"a2b": self.gen_a2b, "b2a": self.gen_b2a}
+        forward, backward = self.directions()  # a2b and b2a (named after the data's two domains)
+        return {forward: self.gen_a2b, backward: self.gen_b2a}
 
     def make_optimizers(self, learning_rate, beta1, beta2):
         def adam(name):

@@ -187,15 +187,16 @@ class XGAN(TranslationModel):
                 self.decoder_a(self.encoder_b(real_b, training=training), training=training))
 
     def directions(self):
-        return two_way()
+        return two_way(*self.domains)
 
     def translators(self) -> dict[str, keras.Model]:
         def translator(name, encoder, decoder):
             inputs = keras.Input(shape=(self.image_size, self.image_size, 3), name="image")
             return keras.Model(inputs, decoder(encoder(inputs)), name=name)
 
-        return {"a2b": translator("a2b", self.encoder_a, self.decoder_b),
-                "b2a": translator("b2a", self.encoder_b, self.decoder_a)}
+        forward, backward = self.directions()  # a2b and b2a (named after the data's two domains)
+        return {forward: translator(forward, self.encoder_a, self.decoder_b),
+                backward: translator(backward, self.encoder_b, self.decoder_a)}
 
     def make_optimizers(self, learning_rate, beta1, beta2):
         def adam(name):

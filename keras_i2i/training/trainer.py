@@ -18,8 +18,9 @@ import keras
 import tensorflow as tf
 
 from keras_i2i.config import Config, dump_config
-from keras_i2i.data.pipeline import UnpairedData, sample_images
-from keras_i2i.models import build_model
+from keras_i2i.data.pipeline import sample_images
+from keras_i2i.data.streams import LabelledData, make_stream
+from keras_i2i.models import MODELS, build_model
 from keras_i2i.runs import (  # noqa: F401  (CHECKPOINT_DIR, RunDirError and latest_checkpoint are used from here too)
     CHECKPOINT_DIR, RunDirError, absolute_data_paths, check_data_paths, latest_checkpoint, list_checkpoints,
     prepare_new_run_dir, restore_checkpoint, set_aside_newer,
@@ -108,7 +109,9 @@ class Trainer:
         policy = set_precision(cfg.train.precision)
         replicas = strategy.num_replicas_in_sync
         global_batch = cfg.train.batch_size * replicas
-        data = UnpairedData(cfg.data, global_batch, seed=cfg.train.seed)
+        kind = MODELS.get(cfg.model.name).dataset_kind
+        data = make_stream(kind, cfg.data, global_batch, seed=cfg.train.seed)
+        self.cfg = cfg = self._record_domains(cfg, [d.name for d in data.domains])
         spe = data.steps_per_epoch
         scheduled = spe * (cfg.train.n_epochs + cfg.train.n_epochs_decay)
         total_steps = cfg.train.max_steps or scheduled
@@ -117,13 +120,15 @@ class Trainer:
                            "the rate is 0 after that. Raise train.n_epochs/n_epochs_decay.", total_steps, scheduled,
                            cfg.train.n_epochs + cfg.train.n_epochs_decay)
         logger.info(
-            "%s: %d + %d images, %d replica(s), global batch %d, %d steps/epoch, %d steps, policy %s",
-            cfg.name, len(data.a), len(data.b), replicas, global_batch, spe, total_steps, policy,
+            "%s: %s images, %d replica(s), global batch %d, %d steps/epoch, %d steps, policy %s",
+            cfg.name, " + ".join(f"{len(f)} {d.name}" for d, f in zip(data.domains, data.folders)), replicas,
+            global_batch, spe, total_steps, policy,
         )
 
         keras.utils.set_random_seed(cfg.train.seed)
         with strategy.scope():
-            model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed)
+            model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed,
+                                domains=cfg.data.domain_names)
             model.compile(
                 make_schedule(cfg.train, spe), cfg.train.beta1, cfg.train.beta2,
                 loss_scale=policy == "mixed_float16", jit_compile=cfg.train.jit_compile,
@@ -139,8 +144,9 @@ class Trainer:
             self.run_dir.mkdir(parents=True, exist_ok=True)
             dump_config(cfg, self.run_dir / "config.yaml")
             atomic_write_text(self.run_dir / "data_report.json", json.dumps({
-                "train_a": str(data.paths.train_a), "train_b": str(data.paths.train_b),
-                "images_a": len(data.a), "images_b": len(data.b),
+                "kind": kind,
+                "domains": {d.name: {"id": d.id, "train": str(d.train), "test": str(d.test) if d.test else None,
+                                     "images": len(f)} for d, f in zip(data.domains, data.folders)},
                 "skipped": [{"file": str(p), "reason": r} for p, r in data.skipped],
             }, indent=2))
             manager = tf.train.CheckpointManager(checkpoint, str(ckpt_dir), max_to_keep=cfg.train.keep_checkpoints)
@@ -158,7 +164,7 @@ class Trainer:
             if cfg.train.eval_every:  # metrics every N epochs, the best checkpoint by train.keep_best
                 from keras_i2i.metrics.runs import periodic_evaluation
 
-                callbacks.append(periodic_evaluation(cfg, data.paths, checkpoint, self.run_dir, writer, total_steps, guard))
+                callbacks.append(periodic_evaluation(cfg, data.domains, checkpoint, self.run_dir, writer, total_steps, guard))
 
         start = int(model.step.numpy())
         interrupted = False
@@ -189,7 +195,7 @@ class Trainer:
         self.model = model
         return TrainResult(self.run_dir, step, total_steps, interrupted, len(data.skipped))
 
-    def _fit(self, model, data: UnpairedData, start: int, total: int, spe: int, callbacks):
+    def _fit(self, model, data, start: int, total: int, spe: int, callbacks):
         if start >= total:
             logger.info("Already at step %d of %d; nothing to train.", start, total)
             return
@@ -209,23 +215,46 @@ class Trainer:
             if model.stop_training or int(model.step.numpy()) >= total:
                 return
             epoch, start = full, int(model.step.numpy())
-        if start < total:  # a last epoch cut short by train.max_steps: its progress bar counts its own steps
+        while start < total:  # a last epoch cut short by train.max_steps: its progress bar counts its own steps
             model.fit(data.dataset(start), initial_epoch=epoch, epochs=epoch + 1, steps_per_epoch=total - start,
                       callbacks=callbacks, verbose=verbose, shuffle=False)
+            step = int(model.step.numpy())
+            if model.stop_training or step == start:
+                return
+            start = step  # fp16 loss scaling skipped updates (the step did not count them): the rest
 
-    def _sample_batch(self, data: UnpairedData):
+    def _record_domains(self, cfg, names):
+        """``cfg`` with the data's domain names recorded (their ids are their order); a
+        resumed run must see the domains it was trained on."""
+        import dataclasses
+
+        recorded = cfg.data.domain_names
+        if recorded and tuple(recorded) != tuple(names):
+            raise RunDirError(
+                f"{self.run_dir} was trained on the domains {', '.join(recorded)}; the data now has "
+                f"{', '.join(names)}. Point the data.* paths at the same domains."
+            )
+        return dataclasses.replace(cfg, data=dataclasses.replace(cfg.data, domain_names=tuple(names)))
+
+    def _sample_batch(self, data):
+        """A fixed batch for sample grids: ``num_samples`` images of each domain (test
+        split, else train), as the stream's kind batches them."""
         n, size = self.cfg.train.num_samples, self.cfg.data.crop_size
-        a = sample_images(data.paths.test_a, data.paths.train_a, size, n)
-        b = sample_images(data.paths.test_b, data.paths.train_b, size, n)
-        k = min(len(a), len(b))
-        return tf.constant(a[:k]), tf.constant(b[:k])
+        per_domain = [sample_images(d.test, d.train, size, n) for d in data.domains]
+        k = min(len(images) for images in per_domain)
+        if isinstance(data, LabelledData):
+            images = [image for i in range(k) for image in (d[i] for d in per_domain)]  # domains interleaved
+            labels = [d.id for _ in range(k) for d in data.domains]
+            return tf.constant(images), tf.constant(labels, tf.int32)
+        return tuple(tf.constant(images[:k]) for images in per_domain)
 
-    def _translate_test(self, model, data: UnpairedData):
+    def _translate_test(self, model, data):
         from keras_i2i.translate import translate_files
         from keras_i2i.data.images import list_image_files
 
+        domains = {d.name: d for d in data.domains}
         for direction, translator in model.translators().items():
-            source = data.paths.test_a if direction == "a2b" else data.paths.test_b
+            source = domains[model.directions()[direction].primary_source].test
             if source is None:
                 continue
             files, _ = list_image_files(source)

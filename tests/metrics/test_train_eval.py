@@ -52,6 +52,6 @@ def test_eval_on_a_missing_test_split_fails_before_the_first_step(tiny_config, t
     for domain in "AB":
         shutil.rmtree(emoji_root / f"test{domain}")
     cfg = tiny_config(**EVAL, **{"train.eval_every": 1})
-    with pytest.raises(ConfigError, match="no test folder for domain A, B"):
+    with pytest.raises(ConfigError, match="no test folder for domain a, b"):
         Trainer(cfg, tmp_path / "run", verbose=0).run()
     assert latest_checkpoint(tmp_path / "run") is None
