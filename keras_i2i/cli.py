@@ -17,7 +17,8 @@ os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "3")
 
 logger = logging.getLogger("keras_i2i")
 
-DIRECTIONS = ("a2b", "b2a")
+# What import-torch's --direction names: the PyTorch CycleGAN reference's G_A is a2b, its G_B b2a.
+TORCH_DIRECTIONS = ("a2b", "b2a")
 
 
 def _setup_logging(verbose: bool, tensorflow: bool = True) -> None:
@@ -64,10 +65,11 @@ def _quiet_tensorflow(verbose: bool) -> None:
 
 def _light_user_errors():
     """The user error types that can be checked without importing TensorFlow."""
+    from keras_i2i.directions import DirectionError
     from keras_i2i.extras import MissingExtraError
     from keras_i2i.runtime.errors import RuntimeLoadError
 
-    return MissingExtraError, RuntimeLoadError
+    return MissingExtraError, RuntimeLoadError, DirectionError
 
 
 def _user_errors():
@@ -150,7 +152,8 @@ def train(config_name, overrides, run_dir, resume_dir, overwrite, strategy, dry_
         if cfg is None:
             raise click.ClickException(f"{resume_dir} is not a run directory (no config.yaml).")
         data_keys = {f"data.{k}" for k in runs.DATA_PATH_KEYS}
-        bad = [o for o in overrides if not o.startswith("train.") and o.partition("=")[0].strip() not in data_keys]
+        bad = [o for o in overrides if not o.startswith(("train.", "data.domains.")) and
+               o.partition("=")[0].strip() not in data_keys]
         if bad:
             raise click.ClickException(f"With --resume only train.* keys and the data paths "
                                        f"({', '.join(sorted(data_keys))}) may change; got {', '.join(bad)}.")
@@ -190,7 +193,9 @@ def train(config_name, overrides, run_dir, resume_dir, overwrite, strategy, dry_
               help="An image file or a folder of images (searched recursively).")
 @click.option("--output", "output_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="Folder for the translated PNGs (sub-folders of --input are kept).")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="a2b", help="Translate A->B or B->A.")
+@click.option("--direction", default=None, metavar="NAME",
+              help="The run's direction to translate (a2b, b2a for two-domain runs; a wrong name lists them). "
+                   "[default: the model's first direction]")
 @click.option("--size", type=click.IntRange(min=4), default=None,
               help="Side the model sees (images are resized to it and back). [default: the training crop size]")
 @click.option("--checkpoint", default=None, metavar="PREFIX|NAME",
@@ -210,6 +215,7 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
     """
     _setup_logging(verbose)
     from keras_i2i.outputs import check_not_input, run_inputs
+    from keras_i2i.directions import pick
     from keras_i2i.translate import collect_inputs, load_run, plan_outputs, translate_files
 
     check_not_input(output_dir, [input_path, *run_inputs(run_dir)], what="--output", folder=True)
@@ -217,8 +223,7 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
     plan_outputs(files, output_dir, base=base, force=force)  # before the model loads
     cfg, model = load_run(run_dir, checkpoint)
     translators = model.translators()
-    if direction not in translators:
-        raise click.ClickException(f"This model has no direction {direction!r}; it has {', '.join(translators)}.")
+    direction = pick(model.directions(), direction).name if direction else next(iter(translators))
     written, skipped = translate_files(translators[direction], files, output_dir, size or cfg.data.crop_size, base=base,
                                        force=force)
     if skipped and not written:
@@ -236,7 +241,8 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
 @click.option("--checkpoint", default=None, metavar="PREFIX|best",
               help="With --run: a checkpoint prefix, or 'best' (train.keep_best). [default: the latest]")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", help="Images to translate and compare.")
-@click.option("--direction", default="all", metavar="NAME|all", help="a2b, b2a, or all the model has.")
+@click.option("--direction", default="all", metavar="NAMES|all",
+              help="Direction(s) to evaluate, comma-separated (a2b, b2a ...), or all the model has.")
 @click.option("--metrics", "metric_names", default="fid,kid,rc,fc,psnr,ssim", metavar="NAMES",
               help="Comma-separated metrics (fid, kid, rc, fc, psnr, ssim).")
 @click.option("--reference", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
@@ -498,7 +504,7 @@ def benchmark(models, threads, runs, warmup, frame, resize, json_path):
 @click.argument("checkpoint", type=click.Path(exists=True, dir_okay=False, path_type=Path))
 @click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
               help="The run directory to create (translate, export, evaluate and webcam accept it).")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="a2b",
+@click.option("--direction", type=click.Choice(TORCH_DIRECTIONS), default="a2b",
               help="What CHECKPOINT translates: the reference's G_A is a2b, its G_B is b2a.")
 @click.option("--reverse", "reverse", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The generator of the opposite direction too (e.g. latest_net_G_B.pth beside G_A).")
@@ -560,7 +566,9 @@ def import_torch(checkpoint, out_dir, direction, reverse, arch, norm, ngf, dropo
 @click.option("--backend", type=click.Choice(["litert", "onnx", "keras"]), default=None,
               help="Runtime. [default: from --model: .tflite litert, .onnx onnx, a run directory keras; litert/onnx "
                    "with a run directory run its export/ file]")
-@click.option("--direction", type=click.Choice(DIRECTIONS), default="a2b", help="Translator of a run directory --model.")
+@click.option("--direction", default=None, metavar="NAME",
+              help="With a run directory --model: its direction to run (a wrong name lists them). "
+                   "[default: the model's first direction]")
 @click.option("--threads", type=click.IntRange(min=1), default=None,
               help="Inference CPU threads. [default: the runtime's own]")
 @click.option("--resize", type=click.Choice(["crop", "stretch"]), default="crop",

@@ -23,7 +23,7 @@ def test_help_lists_every_option_with_defaults():
         assert option in train_help
     assert "default: quickstart" in train_help
     translate_help = " ".join(runner.invoke(main, ["translate", "--help"]).output.split())
-    assert "default: a2b" in translate_help
+    assert "default: the model's first direction" in translate_help
     assert runner.invoke(main, ["datasets", "download", "--help"]).exit_code == 0
 
 

@@ -37,7 +37,7 @@ def check_outputs(model, video=None, output=None, json_path=None, snapshot_dir=N
 
 def webcam(model: str | os.PathLike, *, camera: Optional[int] = None, video: Optional[str | os.PathLike] = None,
            realtime: bool = False, backend: Optional[str] = None, threads: Optional[int] = None,
-           resize: str = "crop", direction: str = "a2b", headless: bool = False, **run_kwargs) -> dict:
+           resize: str = "crop", direction: Optional[str] = None, headless: bool = False, **run_kwargs) -> dict:
     """Open the display (unless ``headless``), the model and the source, then :func:`run`.
 
     ``camera`` (default 0) or ``video``; the rest as in :func:`run`. Outputs that would

@@ -39,7 +39,7 @@ class KerasBackend(Backend):
         return {name: metadata.version(name) for name in ("tensorflow", "keras")}
 
 
-def _keras_translator(run_dir: Path, direction: str, threads: Optional[int], resize: str) -> Translator:
+def _keras_translator(run_dir: Path, direction: Optional[str], threads: Optional[int], resize: str) -> Translator:
     import tensorflow as tf
 
     from keras_i2i.translate import load_run
@@ -52,8 +52,11 @@ def _keras_translator(run_dir: Path, direction: str, threads: Optional[int], res
             pass
     cfg, model = load_run(run_dir)
     translators = model.translators()
-    if direction not in translators:
-        raise WebcamError(f"{run_dir}'s model has no direction {direction!r}; it has {', '.join(translators)}.")
+    if direction is None:
+        direction = next(iter(translators))
+    elif direction not in translators:
+        raise WebcamError(f"{run_dir}'s model has no direction {direction!r}; its directions are: "
+                          f"{', '.join(translators)}.")
     net = translators[direction]
     size = int(cfg.data.crop_size)
     shape = (1, size, size, 3)
