@@ -9,7 +9,6 @@ replaced when its file is exported again) and writes the file atomically under a
 from __future__ import annotations
 
 import contextlib
-import datetime as _dt
 import hashlib
 import json
 import os
@@ -18,6 +17,7 @@ from typing import Iterable
 
 from keras_i2i.directions import Direction
 from keras_i2i.export.common import ExportError, atomic_write
+from keras_i2i.utils import utc_now  # noqa: F401 - export.metadata.utc_now is used by the pipeline
 from keras_i2i.runtime.metadata import (  # noqa: F401 - the schema's definitions, re-exported for the exporters
     MODEL_JSON,
     POSTPROCESS,
@@ -29,10 +29,6 @@ from keras_i2i.runtime.metadata import (  # noqa: F401 - the schema's definition
 )
 
 REPORT_JSON = "export_report.json"
-
-
-def utc_now() -> str:
-    return _dt.datetime.now(_dt.timezone.utc).replace(microsecond=0).isoformat().replace("+00:00", "Z")
 
 
 def file_digest(content: bytes) -> dict:

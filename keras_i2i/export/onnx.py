@@ -24,6 +24,7 @@ import numpy as np
 
 from keras_i2i.export.common import IO_SCOPES, OUTPUT_NAME, ExportError, check_io, image_function, quiet_converters
 from keras_i2i.registry import Registry
+from keras_i2i.utils import pixels_to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -104,7 +105,7 @@ class _ImageReader:
             return None
         x = self.images[self.index][None]
         self.index += 1
-        return {self.input_name: x.astype(np.uint8) if self.io == "uint8" else x.astype(np.float32) / 127.5 - 1.0}
+        return {self.input_name: x.astype(np.uint8) if self.io == "uint8" else pixels_to_unit(x)}
 
     def rewind(self):
         self.index = 0

@@ -20,6 +20,7 @@ from typing import Callable
 import numpy as np
 
 from keras_i2i.export.common import PSNR_CAP
+from keras_i2i.utils import pixels_to_unit
 
 Runner = Callable[[np.ndarray], np.ndarray]
 """uint8 ``(H, W, 3)`` image at the model size -> uint8-equivalent float64 ``(H, W, 3)`` pixels."""
@@ -74,7 +75,7 @@ def keras_runner(translator) -> Runner:
     """The reference: the Keras translator on float [-1, 1] input."""
 
     def run(image):
-        y = translator(image[None].astype(np.float32) / 127.5 - 1.0, training=False)
+        y = translator(pixels_to_unit(image[None]), training=False)
         return to_pixels(np.asarray(y)[0], "float")
 
     return run

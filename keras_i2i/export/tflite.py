@@ -52,6 +52,7 @@ import numpy as np
 
 from keras_i2i.export.common import IO_SCOPES, ExportError, check_io, image_function, quiet_converters
 from keras_i2i.registry import Registry
+from keras_i2i.utils import pixels_to_unit
 
 logger = logging.getLogger(__name__)
 
@@ -161,7 +162,7 @@ def representative_dataset(images: np.ndarray, io: str):
     def generate():
         for image in images:
             x = image[None]
-            yield [x.astype(np.uint8) if io == "uint8" else x.astype(np.float32) / 127.5 - 1.0]
+            yield [x.astype(np.uint8) if io == "uint8" else pixels_to_unit(x)]
 
     return generate
 
