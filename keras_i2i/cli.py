@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from keras_i2i.config import STRATEGIES
+from keras_i2i.config import GENERATOR_NAMES, STRATEGIES
 
 # TensorFlow's C++ log: quiet unless --verbose (see _quiet_tensorflow) or the user chose a level.
 _TF_LOG_LEVEL_GIVEN = "TF_CPP_MIN_LOG_LEVEL" in os.environ
@@ -508,8 +508,7 @@ def benchmark(models, threads, runs, warmup, frame, resize, json_path):
               help="What CHECKPOINT translates: the reference's G_A is a2b, its G_B is b2a.")
 @click.option("--reverse", "reverse", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The generator of the opposite direction too (e.g. latest_net_G_B.pth beside G_A).")
-@click.option("--arch", type=click.Choice(("auto", "resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128",
-                                           "cut_resnet")), default="auto",
+@click.option("--arch", type=click.Choice(("auto", *GENERATOR_NAMES)), default="auto",
               help="Generator architecture (cut_resnet: CUT/FastCUT's default); auto detects it from the keys.")
 @click.option("--norm", type=click.Choice(("auto", "instance", "batch", "none")), default="auto",
               help="Normalization the generator was trained with; auto detects it from the keys.")

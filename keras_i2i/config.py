@@ -87,6 +87,9 @@ class DataConfig:
 
 #: ``train.strategy`` names (``train --strategy``); built by :mod:`keras_i2i.training.strategy`.
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+#: The image-to-image generators of ``keras_i2i.networks.GENERATORS`` (model configs and
+#: ``import-torch --arch`` offer them without importing Keras; a test keeps them in step).
+GENERATOR_NAMES = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet")
 
 
 @dataclasses.dataclass(frozen=True)

@@ -28,3 +28,11 @@ def test_double_registration_fails():
     reg.register("x")(1)
     with pytest.raises(ValueError, match="already registered"):
         reg.register("x")(2)
+
+
+def test_names_offered_without_keras_match_the_registries():
+    """config's generator names (click and config choices) are the registry's entries."""
+    from keras_i2i.config import GENERATOR_NAMES
+    from keras_i2i.networks import GENERATORS
+
+    assert sorted(GENERATOR_NAMES) == GENERATORS.names()

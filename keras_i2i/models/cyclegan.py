@@ -7,7 +7,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from keras_i2i.config import choices
+from keras_i2i.config import GENERATOR_NAMES, choices
 from keras_i2i.directions import two_way
 from keras_i2i.losses import GAN_LOSSES, l1_loss
 from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
@@ -20,8 +20,7 @@ class CycleGANConfig:
     """``model:`` section for CycleGAN; defaults are the paper's (and the reference's)."""
 
     name: str = "cyclegan"
-    generator: str = choices("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet",
-                             default="resnet_9blocks")
+    generator: str = choices(*GENERATOR_NAMES, default="resnet_9blocks")
     discriminator: str = choices("patchgan", "pixel", default="patchgan")
     ngf: int = 64
     ndf: int = 64

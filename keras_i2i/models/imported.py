@@ -7,12 +7,12 @@ from typing import Optional
 
 import keras
 
-from keras_i2i.config import choices
+from keras_i2i.config import GENERATOR_NAMES, choices
 from keras_i2i.directions import two_way
 from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
 from keras_i2i.networks import GENERATORS
 
-IMPORTABLE_GENERATORS = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet")
+IMPORTABLE_GENERATORS = GENERATOR_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
