@@ -1,4 +1,5 @@
-"""Loss functions: adversarial objectives and reconstruction distances.
+"""Loss functions: adversarial objectives, reconstruction distances and perceptual ones
+(:func:`lpips`, :func:`perceptual`, from :mod:`keras_i2i.perceptual`).
 
 Every function returns the mean over the batch and all other axes, in float32, so
 that a model can divide by the number of replicas to make the gradient sum across
@@ -9,6 +10,7 @@ from __future__ import annotations
 
 from keras import ops
 
+from keras_i2i.perceptual import LPIPS, lpips, perceptual  # noqa: F401  (perceptual distances on VGG features)
 from keras_i2i.registry import Registry
 
 GAN_LOSSES: Registry = Registry("gan loss")
