@@ -168,3 +168,14 @@ def test_vgg_inside_a_translator_exports_to_tflite_with_parity():
                               parity.reference_pixels(translator, batch))
     assert measured.psnr_db > 60, measured
     assert float(np.std(parity.reference_pixels(translator, batch))) > 1.0  # not a constant image
+
+
+def test_extractor_round_trips_through_a_keras_file(tmp_path):
+    model = vgg_features("vgg16", "none", taps=("relu1_1", "relu2_1"), input_shape=(16, 16, 3))
+    path = tmp_path / "vgg.keras"
+    model.save(path)
+    loaded = keras.saving.load_model(path)
+    x = np.random.default_rng(0).uniform(-1, 1, (1, 16, 16, 3)).astype(np.float32)
+    for tap in ("relu1_1", "relu2_1"):
+        np.testing.assert_array_equal(np.asarray(loaded(x)[tap]), np.asarray(model(x)[tap]))
+    assert loaded.trainable_weights == [] and loaded.get_layer("preprocess").mode == "torch"
