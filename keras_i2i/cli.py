@@ -9,7 +9,7 @@ from pathlib import Path
 
 import click
 
-from keras_i2i.config import GENERATOR_NAMES, STRATEGIES
+from keras_i2i.config import FEATURE_NETWORKS, GENERATOR_NAMES, STRATEGIES
 
 # TensorFlow's C++ log: quiet unless --verbose (see _quiet_tensorflow) or the user chose a level.
 _TF_LOG_LEVEL_GIVEN = "TF_CPP_MIN_LOG_LEVEL" in os.environ
@@ -244,17 +244,23 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", help="Images to translate and compare.")
 @click.option("--direction", default="all", metavar="NAMES|all",
               help="Direction(s) to evaluate, comma-separated (a2b, b2a ...), or all the model has.")
-@click.option("--metrics", "metric_names", default="fid,kid,rc,fc,psnr,ssim", metavar="NAMES",
-              help="Comma-separated metrics (fid, kid, rc, fc, psnr, ssim).")
+@click.option("--metrics", "metric_names", default="fid,kid,rc,fc,psnr,ssim,lpips", metavar="NAMES",
+              help="Comma-separated metrics (fid, kid, rc, fc, psnr, ssim, lpips).")
 @click.option("--reference", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Target-domain images for FID/KID (one direction). [default: the split's target-domain folder]")
 @click.option("--data", default=None, metavar="ROOT|DATASET",
               help="Data (trainA/trainB/testA/testB folder or dataset name). [default: the run's]")
+@click.option("--features", "feature_network", type=click.Choice(FEATURE_NETWORKS), default="inception",
+              show_default=True,
+              help="Features for FID/KID/RC/FC: inception (ImageNet weights, downloaded once; the standard protocol) "
+                   "or vgg16 (pretrained VGG16 relu5_3 pool features that work offline; NOT comparable with "
+                   "published FIDs).")
 @click.option("--inception-weights", default="imagenet", metavar="imagenet|PATH|none",
               help="InceptionV3 weights: Keras' ImageNet download, a local no-top weights file, or none (random; "
                    "numbers not comparable).")
-@click.option("--feature-size", type=click.IntRange(min=75), default=299,
-              help="Inception input side; FID/KID are only comparable at 299.")
+@click.option("--feature-size", type=click.IntRange(min=32), default=None,
+              help="Feature network input side (InceptionV3: at least 75; FID/KID are only comparable at 299). "
+                   "[default: 299 for inception, 224 for vgg16]")
 @click.option("--classifier-images", type=click.IntRange(min=2), default=500,
               help="Train images per domain for the RC/FC classifiers.")
 @click.option("--kid-subset-size", type=click.IntRange(min=2), default=None,
@@ -265,14 +271,16 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
               help="Write the JSON report here. [default: RUN_DIR/eval/<split>_<what>_step<N>.json]")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, reference, data, inception_weights,
-             feature_size, classifier_images, kid_subset_size, max_images, baseline, threads, json_path, verbose):
-    """Measure translation quality: FID, KID, RC/FC and paired PSNR/SSIM.
+def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, reference, data, feature_network,
+             inception_weights, feature_size, classifier_images, kid_subset_size, max_images, baseline, threads,
+             json_path, verbose):
+    """Measure translation quality: FID, KID, RC/FC and paired PSNR/SSIM/LPIPS.
 
     Translates the split's source-domain images (resized to the model's input side) and
     compares them with the target domain: FID/KID on InceptionV3 pool features (images
     resized to 299 with clean-FID's antialiased bicubic), RC/FC with domain classifiers on
-    those features, PSNR/SSIM against true targets (files of the same name). Prints a
+    those features (--features vgg16: VGG16 features instead, offline), PSNR/SSIM/LPIPS
+    against true targets (files of the same name). Prints a
     table, writes a JSON report and appends a line to the run's metrics.jsonl.
     """
     _setup_logging(verbose)
@@ -297,7 +305,10 @@ def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, r
         resolve_metrics(metric_names)
     except ValueError as err:
         raise click.BadParameter(str(err), param_hint="--metrics") from None
+    if feature_network != "inception" and inception_weights != "imagenet":
+        raise click.UsageError(f"--inception-weights is for --features inception, not {feature_network}.")
     options = dict(metrics=metric_names, inception_weights=inception_weights, feature_size=feature_size,
+                   feature_network=feature_network,
                    split=split, reference=reference, classifier_images=classifier_images,
                    kid_subset_size=kid_subset_size, max_images=max_images, baseline=baseline, data=data)
     try:
@@ -312,8 +323,10 @@ def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, r
     features = report.protocol["features"]
     click.echo(f"Split {split}, images at {report.protocol['size']}x{report.protocol['size']}; features: "
                + ("none (no metric needs them)" if features is None else
-                  f"InceptionV3 {features['weights']} at {features['size']}"
+                  f"{features.get('name', 'InceptionV3')} {features['weights']} at {features['size']}"
                   + ("" if features["comparable"] else " (NOT the standard protocol: compare only within this setting)")))
+    if features is not None and features.get("note"):
+        click.echo(f"Note: {features['note']}.")
     for d, sets in report.protocol["directions"].items():
         click.echo(f"  {d}: {sets['images']} images of {sets['source']} vs {sets['reference_images']} of {sets['reference']}")
     click.echo(report.table())

@@ -90,6 +90,9 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 #: The image-to-image generators of ``keras_i2i.networks.GENERATORS`` (model configs and
 #: ``import-torch --arch`` offer them without importing Keras; a test keeps them in step).
 GENERATOR_NAMES = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet")
+#: The feature networks of ``keras_i2i.metrics.FEATURES`` (``train.eval_features``,
+#: ``evaluate --features``), TF-free; a test keeps them in step.
+FEATURE_NETWORKS = ("inception", "vgg16")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -123,7 +126,11 @@ class TrainConfig:
     eval_split: str = choices("test", "train", default="test")
     keep_best: Optional[str] = None
     eval_inception_weights: str = "imagenet"
-    eval_feature_size: int = bounded(299, at_least=75)
+    # FID/KID/RC/FC features (keras-i2i evaluate --features): "inception" (ImageNet weights,
+    # downloaded once) or "vgg16" (offline; not comparable with published FIDs), at
+    # eval_feature_size (null: the network's own, 299 or 224).
+    eval_features: str = choices(*FEATURE_NETWORKS, default="inception")
+    eval_feature_size: Optional[int] = bounded(None, at_least=32)
 
 
 @dataclasses.dataclass(frozen=True)

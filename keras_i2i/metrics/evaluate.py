@@ -36,7 +36,7 @@ logger = logging.getLogger(__name__)
 
 SCHEMA = "keras_i2i.metrics/1"
 SPLITS = ("test", "train")
-DEFAULT_METRICS = ("fid", "kid", "rc", "fc", "psnr", "ssim")
+DEFAULT_METRICS = ("fid", "kid", "rc", "fc", "psnr", "ssim", "lpips")
 CLASSIFIER_IMAGES = 500
 
 
@@ -347,7 +347,7 @@ class EvalReport:
 
 _COLUMNS = (  # (heading, key, format)
     ("FID", "fid", "{:.3f}"), ("KID x1e3", "kid", None), ("RC", "rc", "{:.3f}"), ("FC", "fc", "{:.3f}"),
-    ("PSNR dB", "psnr", "{:.2f}"), ("SSIM", "ssim", "{:.4f}"),
+    ("PSNR dB", "psnr", "{:.2f}"), ("SSIM", "ssim", "{:.4f}"), ("LPIPS", "lpips", "{:.4f}"),
 )
 
 
@@ -394,17 +394,21 @@ def checkpoint_step(path: Optional[str]) -> Optional[int]:
 
 def evaluate(translators: dict, paths, size: int, metrics: Sequence[str] | str = ("fid", "kid"),
              features: Optional[FeatureExtractor] = None, baseline: bool = False, source: Optional[dict] = None,
-             inception_weights="imagenet", feature_size: int = 299, **options) -> EvalReport:
+             inception_weights="imagenet", feature_size: Optional[int] = None, feature_network: str = "inception",
+             **options) -> EvalReport:
     """Evaluate ``translators`` (see :class:`Evaluation` for ``options``), and the identity
-    mapping on the same images when ``baseline``. Without ``features``, InceptionV3
-    (``inception_weights``, ``feature_size``) is built when a metric needs it."""
-    from keras_i2i.metrics.features import inception_v3
+    mapping on the same images when ``baseline``. Without ``features``, the registered
+    ``feature_network`` (``"inception"`` with ``inception_weights``, or ``"vgg16"``, see
+    :data:`~keras_i2i.metrics.features.FEATURES`) is built at ``feature_size`` (default: its
+    own) when a metric needs it."""
+    from keras_i2i.metrics.features import feature_extractor
 
     metrics = resolve_metrics(metrics)
     if not any(METRICS.get(name).needs_features for name in metrics):
         features = None
     elif features is None:
-        features = inception_v3(inception_weights, feature_size)
+        weights = inception_weights if feature_network == "inception" else None
+        features = feature_extractor(feature_network, weights, feature_size)
     images = options.pop("images", None) or ImageStore(size, options.get("max_images"))
     ev = Evaluation(translators, paths, size, features, images=images, **options)
     results = run_metrics(ev, metrics)

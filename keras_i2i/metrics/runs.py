@@ -14,7 +14,7 @@ from keras_i2i.metrics.evaluate import (
     EvalReport, ImageStore, append_jsonl, checkpoint_step, evaluate, keras_translator, resolve_metrics,
     runtime_translator, utc_now,
 )
-from keras_i2i.metrics.features import INCEPTION_SIZE, inception_v3
+from keras_i2i.metrics.features import feature_extractor
 
 logger = logging.getLogger(__name__)
 
@@ -75,7 +75,7 @@ def _check_reference(translators: dict, options: dict) -> None:
 
 def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, data=None,
                  metrics: Sequence[str] | str = ("fid", "kid"), inception_weights="imagenet",
-                 feature_size: int = INCEPTION_SIZE, **options) -> EvalReport:
+                 feature_size: Optional[int] = None, **options) -> EvalReport:
     """Evaluate the Keras translators of a run (its latest checkpoint, ``checkpoint``, or
     ``"best"``) on its own data (or ``data``)."""
     from keras_i2i.translate import RunError, load_run
@@ -105,7 +105,7 @@ def exported_run_dir(translator) -> Optional[Path]:
 
 
 def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Sequence[str] | str = ("fid", "kid"),
-                      inception_weights="imagenet", feature_size: int = INCEPTION_SIZE, num_threads=None,
+                      inception_weights="imagenet", feature_size: Optional[int] = None, num_threads=None,
                       **options) -> tuple[EvalReport, Optional[Path]]:
     """Evaluate exported files (``.tflite``/``.onnx``) through :mod:`keras_i2i.runtime`,
     one per direction; the data is ``data`` or that of the run they were exported from.
@@ -165,6 +165,7 @@ def record(report: EvalReport, run_dir=None, json_path=None) -> Optional[Path]:
         append_jsonl(Path(run_dir) / "metrics.jsonl", {
             "kind": "evaluate", "step": report.source.get("step"), "created": utc_now(),
             "translator": report.source.get("translator"), "split": report.protocol["split"],
+            "feature_network": (report.protocol["features"] or {}).get("name"),
             "features": (report.protocol["features"] or {}).get("weights"),
             "feature_size": (report.protocol["features"] or {}).get("size"),
             "report": str(json_path) if json_path else None, **report.flat(),
@@ -185,7 +186,8 @@ def make_evaluator(cfg, domains):
                           f"{', '.join(missing)}; set train.eval_split=train or add the folders.")
     metrics = resolve_metrics(t.eval_metrics)
     needed = any(METRICS.get(name).needs_features for name in metrics)
-    features = inception_v3(t.eval_inception_weights, t.eval_feature_size) if needed else None
+    weights = t.eval_inception_weights if t.eval_features == "inception" else None
+    features = feature_extractor(t.eval_features, weights, t.eval_feature_size) if needed else None
     images = ImageStore(cfg.data.crop_size)
 
     def run(model) -> EvalReport:

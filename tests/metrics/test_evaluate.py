@@ -89,7 +89,7 @@ def test_evaluate_cli_user_errors(trained_run, exported):
     runner = CliRunner()
     result = runner.invoke(main, ["evaluate"])
     assert result.exit_code == 2 and "either --run" in result.output
-    result = runner.invoke(main, ["evaluate", "--run", str(trained_run), "--metrics", "fid,lpips"])
+    result = runner.invoke(main, ["evaluate", "--run", str(trained_run), "--metrics", "fid,nosuch"])
     assert result.exit_code == 2 and "Known metrics:" in result.output
     result = runner.invoke(main, ["evaluate", "--run", str(trained_run), "--checkpoint", "best"])
     assert result.exit_code == 1 and "no best checkpoint" in result.output
