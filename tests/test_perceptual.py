@@ -130,3 +130,47 @@ def test_lpips_with_the_lpips_weights_matches_the_formula_on_their_features():
     values = [float(losses.lpips(x, np.clip(x + s * noise, -1, 1), network)) for s in (0.02, 0.1, 0.5)]
     assert 0 < values[0] < values[1] < values[2]
     assert not network.trainable_weights
+
+
+def torch_reference_lpips(x: np.ndarray, y: np.ndarray) -> np.ndarray:
+    """The reference lpips package's forward ("lin", version 0.1), in PyTorch, NCHW: its
+    ScalingLayer, torchvision VGG16 ``features`` sliced at relu1_2 ... relu5_3,
+    normalize_tensor, squared difference, 1x1 conv heads, spatial_average, sum."""
+    import torch
+    import torch.nn.functional as F
+
+    from keras_i2i.pretrained import load_lpips_weights
+
+    raw = load_lpips_weights()
+    convs = [(torch.from_numpy(np.transpose(k, (3, 2, 0, 1)).copy()), torch.from_numpy(b)) for k, b in raw["vgg"]]
+    lins = [torch.from_numpy(np.transpose(w, (3, 2, 0, 1)).copy()) for w in raw["lin"]]
+    shift = torch.tensor([-.030, -.088, -.188])[None, :, None, None]
+    scale = torch.tensor([.458, .448, .450])[None, :, None, None]
+
+    def features(images):
+        h = (torch.from_numpy(np.transpose(images, (0, 3, 1, 2)).copy()) - shift) / scale
+        outs, i = [], 0
+        for block, n in enumerate((2, 2, 3, 3, 3)):
+            if block:
+                h = F.max_pool2d(h, kernel_size=2, stride=2)
+            for _ in range(n):
+                h = F.relu(F.conv2d(h, convs[i][0], convs[i][1], padding=1))
+                i += 1
+            outs.append(h)
+        return outs
+
+    def normalize_tensor(f, eps=1e-10):
+        return f / (torch.sqrt(torch.sum(f**2, dim=1, keepdim=True)) + eps)
+
+    with torch.no_grad():
+        total = 0
+        for lin, f0, f1 in zip(lins, features(x), features(y)):
+            diff = (normalize_tensor(f0) - normalize_tensor(f1)) ** 2
+            total = total + F.conv2d(diff, lin).mean([2, 3], keepdim=True)
+    return total.numpy().reshape(-1)
+
+
+def test_lpips_matches_the_reference_package_forward_in_torch():
+    x = images(10, n=2)
+    y = np.clip(x + 0.2 * np.random.default_rng(11).normal(size=x.shape), -1, 1).astype("float32")
+    np.testing.assert_allclose(np.asarray(LPIPS()(x, y)), torch_reference_lpips(x, y), rtol=2e-4, atol=1e-6)
