@@ -130,6 +130,8 @@ def test_lpips_with_the_lpips_weights_matches_the_formula_on_their_features():
     values = [float(losses.lpips(x, np.clip(x + s * noise, -1, 1), network)) for s in (0.02, 0.1, 0.5)]
     assert 0 < values[0] < values[1] < values[2]
     assert not network.trainable_weights
+    again = LPIPS.from_config(network.get_config())  # serializable: the config names the weights
+    np.testing.assert_array_equal(np.asarray(again(x, y)), np.asarray(network(x, y)))
 
 
 def torch_reference_lpips(x: np.ndarray, y: np.ndarray) -> np.ndarray:

@@ -34,7 +34,8 @@ def lpips_network(network=None):
         try:
             _NETWORK["lpips"] = LPIPS()
         except Exception as err:  # noqa: BLE001 - missing package data or unreadable weights, said in one line
-            raise FeatureError(f"LPIPS needs the lpips VGG16 weights: {err}") from None
+            raise FeatureError(f"The lpips metric needs the lpips VGG16 weights (or leave lpips out of --metrics): "
+                               f"{err}") from None
         finally:
             keras.mixed_precision.set_global_policy(previous)
     return _NETWORK["lpips"]

@@ -89,3 +89,14 @@ def test_periodic_evaluation_with_vgg16_features(trained_run):
     report = make_evaluator(dataclasses.replace(cfg, train=train), run_data_domains(cfg))(model)
     assert report.protocol["features"]["name"] == "VGG16"
     assert report.results["mean"]["fid"] > 0 and report.results["mean"]["lpips"] > 0
+
+
+def test_lpips_metric_without_its_weights_says_what_to_do(monkeypatch, tmp_path):
+    import keras_i2i.metrics.lpips as lpips_module
+    from keras_i2i.pretrained import ENV_LPIPS_WEIGHTS
+
+    monkeypatch.setattr(lpips_module, "_NETWORK", {})
+    monkeypatch.setenv(ENV_LPIPS_WEIGHTS, str(tmp_path / "missing.ckpt"))
+    x = np.zeros((1, 32, 32, 3), np.uint8)
+    with pytest.raises(FeatureError, match="leave lpips out of --metrics.*KERAS_I2I_LPIPS_WEIGHTS is"):
+        lpips_images(x, x)
