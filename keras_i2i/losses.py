@@ -64,3 +64,43 @@ def l1_loss(x, y):
 
 def l2_loss(x, y):
     return ops.mean(ops.square(_f32(x) - _f32(y)))
+
+
+def r1_penalty(discriminator, real, gamma: float, every: int = 1, step=None, training: bool = True):
+    """R1 gradient penalty on real images (Mescheder et al. 2018), lazy as in StyleGAN2:
+    ``gamma / 2 * E_x ||grad_x D(x)||^2``, computed only on steps where ``step % every ==
+    0`` and then multiplied by ``every`` (so that its average weight is unchanged); 0 on
+    the other steps.
+
+    Call it inside the discriminator's ``GradientTape`` and add it to the discriminator's
+    loss: the inner gradient is recorded, so the outer tape differentiates through it. A
+    discriminator with several outputs per image (PatchGAN) has the gradient of their
+    sum. The penalty is in float32 whatever the precision policy.
+
+    Args:
+        discriminator: a callable image batch -> logits (a Keras model).
+        real: a batch of real images, NHWC.
+        gamma: the penalty weight (StyleGAN2: 10 at 1024 px; GP-UNIT / StarGAN v2: 1).
+        every: apply it every ``every`` steps (StyleGAN2: 16).
+        step: the step counter (a scalar tensor); None applies it every call.
+        training: passed to the discriminator.
+
+    Reference:
+        Mescheder et al., "Which Training Methods for GANs do actually Converge?", ICML 2018.
+        Karras et al., "Analyzing and Improving the Image Quality of StyleGAN", CVPR 2020.
+    """
+    import tensorflow as tf
+
+    def penalty():
+        x = tf.convert_to_tensor(real)
+        with tf.GradientTape() as tape:
+            tape.watch(x)
+            total = ops.sum(_f32(discriminator(x, training=training)))
+        grads = _f32(tape.gradient(total, x))
+        squared = ops.sum(ops.square(grads), axis=tuple(range(1, len(grads.shape))))
+        return 0.5 * float(gamma) * int(every) * ops.mean(squared)
+
+    if step is None or int(every) == 1:
+        return penalty()
+    return tf.cond(ops.equal(ops.mod(ops.cast(step, "int64"), int(every)), 0), penalty,
+                   lambda: tf.zeros((), "float32"))
