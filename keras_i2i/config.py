@@ -85,6 +85,51 @@ class DataConfig:
     max_images: Optional[int] = bounded(None, at_least=1)
 
 
+@dataclasses.dataclass(frozen=True, kw_only=True)
+class ModelConfig:
+    """What every model's ``model:`` section has besides its own keys (each model's config
+    dataclass derives from this one); the trainer acts on them, the models never see files.
+
+    ``init_from``: ``{sub_network: source}`` loads named sub-networks (attributes of the
+    model that are Keras layers, e.g. ``gen_a2b``, ``disc_b``) before step 0, from another
+    run (``RUN_DIR``, ``RUN_DIR:ckpt-N``; ``...#other_name`` takes the source run's
+    sub-network of that name) or from a Keras file (``.weights.h5``, or ``.keras``, whose
+    weights are copied). ``--resume`` never applies it again.
+    ``frozen``: sub-networks that are never trained (no optimizer touches or keeps
+    state for them; their weights stay bit-identical).
+    ``init_from_record``: written by the trainer into a run's ``config.yaml``: for each
+    loaded sub-network its ``source``, ``checkpoint`` and ``sha256``; leave it unset.
+    """
+
+    init_from: Optional[dict[str, str]] = None
+    frozen: tuple[str, ...] = ()
+    init_from_record: Optional[dict[str, dict[str, str]]] = None
+
+
+#: The keys of :class:`ModelConfig` (written after a model's own keys in ``config.yaml``).
+MODEL_COMMON_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig))
+
+
+def check_model_common(model) -> None:
+    """Raise :class:`ConfigError` for a ``model.init_from`` or ``model.frozen`` entry that
+    cannot name a sub-network or a source (the names themselves are checked against the
+    model when it is built)."""
+    for name, source in (getattr(model, "init_from", None) or {}).items():
+        if not str(name).isidentifier():
+            raise ConfigError(f"model.init_from: {name!r} is not a sub-network name (e.g. gen_a2b).")
+        if not str(source).strip():
+            raise ConfigError(f"model.init_from.{name}: give a run directory (RUN_DIR or RUN_DIR:ckpt-N) "
+                              "or a weights file (.weights.h5, .keras).")
+    for name in getattr(model, "frozen", ()):
+        if not str(name).isidentifier():
+            raise ConfigError(f"model.frozen: {name!r} is not a sub-network name (e.g. gen_a2b).")
+
+
+#: ``train.strategy`` names (``train --strategy``); built by :mod:`keras_i2i.training.strategy`.
+STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
+#: The image-to-image generators of ``keras_i2i.networks.GENERATORS`` (model configs and
+#: ``import-torch --arch`` offer them without importing Keras; a test keeps them in step).
+GENERATOR_NAMES = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet")
 #: ``train.strategy`` names (``train --strategy``); built by :mod:`keras_i2i.training.strategy`.
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 #: The image-to-image generators of ``keras_i2i.networks.GENERATORS`` (model configs and
@@ -368,6 +413,7 @@ def validate(cfg: Config) -> None:
         from keras_i2i.metrics.runs import check_train_eval
 
         check_train_eval(train)
+    check_model_common(cfg.model)
     check = getattr(cfg.model, "validate", None)
     if check is not None:
         check(data)
@@ -387,7 +433,12 @@ def load_config(name_or_path: str | os.PathLike = "quickstart", overrides=()) ->
 
 
 def to_dict(cfg: Config) -> dict:
-    return dataclasses.asdict(cfg)
+    raw = dataclasses.asdict(cfg)
+    model = raw.get("model")
+    if isinstance(model, dict):  # a model's own keys first, then those all models share
+        raw["model"] = {**{k: v for k, v in model.items() if k not in MODEL_COMMON_KEYS},
+                        **{k: model[k] for k in MODEL_COMMON_KEYS if k in model}}
+    return raw
 
 
 def dump_config(cfg: Config, path: str | os.PathLike | None = None) -> str:

@@ -106,6 +106,23 @@ CASES = [
     Case("config-unknown-file", lambda env: ["train", "--dry-run", "--config", str(env.tmp / "nope.yaml")],
          ("No config file",)),
     Case("config-unknown-key", lambda env: ["train", "--dry-run", "--set", "train.batchsize=2"], ("train.batchsize",)),
+    # -- model.init_from / model.frozen: sources checked before anything is built, names and shapes before step 0
+    # (after the trainer's line on the data)
+    Case("init-from-missing-file", lambda env: ["train", "--run-dir", str(env.tmp / "new_run"), *env.sets(**{
+        "model.init_from.gen_a2b": env.tmp / "nope.weights.h5"})], ("model.init_from.gen_a2b", "does not exist"),
+         untouched=lambda env: [env.tmp / "new_run"]),
+    Case("init-from-unknown-name", lambda env: ["train", "--run-dir", str(env.tmp / "new_run"), *env.sets(**{
+        "model.init_from.gen_ab": env.run})], ("model.init_from", "gen_ab", "disc_a, disc_b, gen_a2b, gen_b2a"),
+         needs_run=True, notes=("quickstart:",), untouched=lambda env: [env.tmp / "new_run"]),
+    Case("init-from-shapes", lambda env: ["train", "--run-dir", str(env.tmp / "new_run"), *env.sets(**{
+        "model.init_from.gen_a2b": env.run, "model.ngf": 8})],
+         ("model.init_from.gen_a2b", "stem_conv/kernel", "(7, 7, 3, 4) there and (7, 7, 3, 8) here"),
+         needs_run=True, notes=("quickstart:",), untouched=lambda env: [env.tmp / "new_run"]),
+    Case("frozen-unknown-name", lambda env: ["train", "--run-dir", str(env.tmp / "new_run"), *env.sets(**{
+        "model.frozen": "gen"})], ("model.frozen", "'gen'", "gen_a2b, gen_b2a"), notes=("quickstart:",),
+         untouched=lambda env: [env.tmp / "new_run"]),
+    Case("xgan-teacher-file", lambda env: ["train", "--dry-run", "--config", "xgan/quickstart", "--set",
+                                           "model.teacher=face.keras"], ("model.teacher", "init_from.teacher")),
     # -- missing optional packages, named with the pip command, before any work
     Case("extra-export-onnx", lambda env: ["export", "--run", str(env.tmp), "--onnx"],
          ("tf2onnx", 'pip install "keras-i2i[export]"'), missing=("tf2onnx",)),

@@ -7,7 +7,7 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from keras_i2i.config import GENERATOR_NAMES, choices
+from keras_i2i.config import GENERATOR_NAMES, ModelConfig, choices
 from keras_i2i.directions import two_way
 from keras_i2i.losses import GAN_LOSSES, l1_loss
 from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
@@ -16,7 +16,7 @@ from keras_i2i.networks import DISCRIMINATORS, GENERATORS
 
 
 @dataclasses.dataclass(frozen=True)
-class CycleGANConfig:
+class CycleGANConfig(ModelConfig):
     """``model:`` section for CycleGAN; defaults are the paper's (and the reference's)."""
 
     name: str = "cyclegan"

@@ -7,7 +7,7 @@ from typing import Optional
 
 import keras
 
-from keras_i2i.config import GENERATOR_NAMES, choices
+from keras_i2i.config import GENERATOR_NAMES, ModelConfig, choices
 from keras_i2i.directions import two_way
 from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
 from keras_i2i.networks import GENERATORS
@@ -16,7 +16,7 @@ IMPORTABLE_GENERATORS = GENERATOR_NAMES
 
 
 @dataclasses.dataclass(frozen=True)
-class ImportedConfig:
+class ImportedConfig(ModelConfig):
     """``model:`` section of an imported run: which generator, built how, for which directions.
 
     ``source`` records where the weights came from (file name and sha256) for provenance.

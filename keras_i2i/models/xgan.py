@@ -9,17 +9,23 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_i2i.config import choices
+from keras_i2i.config import ConfigError, ModelConfig, choices
 from keras_i2i.directions import two_way
 from keras_i2i.layers import GradientReversal
 from keras_i2i.losses import GAN_LOSSES, l1_loss, l2_loss, vanilla_loss
 from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
 from keras_i2i.networks import DISCRIMINATORS
-from keras_i2i.networks.xgan import check_image_size, domain_classifier, xgan_autoencoders
+from keras_i2i.networks.xgan import check_image_size, domain_classifier, xgan_autoencoders, xgan_encoder
+
+#: Networks XGAN can build as its frozen teacher (``model.teacher``); the weights come from
+#: ``model.init_from.teacher``. ``xgan_encoder``: a whole XGAN encoder with this model's
+#: settings (ngf, embedding_dim, norm), e.g. another XGAN run's ``encoder_a``.
+TEACHER_NETWORKS = ("xgan_encoder",)
+
 
 
 @dataclasses.dataclass(frozen=True)
-class XGANConfig:
+class XGANConfig(ModelConfig):
     """``model:`` section for XGAN. The widths are the paper's for 64x64 images; see
     ``configs/xgan/faces2cartoon.yaml`` for what each default is and why."""
 
@@ -44,12 +50,24 @@ class XGANConfig:
     lambda_sem: float = 0.1
     lambda_gan: float = 0.1
     lambda_teach: float = 0.1
+    # The teacher's network (one of TEACHER_NETWORKS), frozen; its weights come from
+    # model.init_from.teacher (the trainer loads them: models read no files).
     teacher: Optional[str] = None
     teacher_domain: str = choices("a", "b", default="a")
     d_accuracy_gate: Optional[float] = None
 
     def validate(self, data) -> None:
-        """The autoencoders and the discriminator take ``data.crop_size`` (see :func:`check_crop_size`)."""
+        """The autoencoders and the discriminator take ``data.crop_size`` (see :func:`check_crop_size`);
+        a teacher is a network of :data:`TEACHER_NETWORKS` whose weights ``model.init_from.teacher`` gives."""
+        if self.teacher is not None and self.teacher not in TEACHER_NETWORKS:
+            raise ConfigError(
+                f"model.teacher: {self.teacher!r} is not a teacher network; XGAN now builds its teacher "
+                f"(model.teacher: {' or '.join(TEACHER_NETWORKS)}) and the trainer loads its weights: set "
+                "model.init_from.teacher to a run (RUN_DIR#encoder_a takes that run's encoder) or a .weights.h5 / "
+                ".keras file of that network.")
+        if self.teacher is not None and "teacher" not in (self.init_from or {}):
+            raise ConfigError(f"model.teacher: {self.teacher} needs its weights: set model.init_from.teacher to a "
+                              "run (RUN_DIR#encoder_a) or a .weights.h5 / .keras file.")
         check_crop_size(data, ("the XGAN autoencoders", xgan_autoencoders, {}),
                         (f"model.discriminator {self.discriminator} (model.n_layers_d {self.n_layers_d})",
                          DISCRIMINATORS.get(self.discriminator), {"n_layers": self.n_layers_d}))
@@ -147,7 +165,7 @@ class XGAN(TranslationModel):
                         input_shape=(self.image_size, self.image_size, 3))
         self.disc_a = disc(name="disc_a", **d_kwargs)
         self.disc_b = disc(name="disc_b", **d_kwargs)
-        self.teacher = self._load_teacher(cfg) if cfg.teacher else None
+        self.teacher = self._teacher_network(cfg) if cfg.teacher else None
         self.gan_loss = GAN_LOSSES.get(cfg.gan_mode)
         self.rec_loss = RECONSTRUCTION_LOSSES[cfg.rec_loss]
         self.distance = EMBEDDING_DISTANCES[cfg.semantic_distance]
@@ -163,18 +181,15 @@ class XGAN(TranslationModel):
         inputs = keras.Input(shape=tuple(first.inputs[0].shape[1:]), name="input")
         return keras.Model(inputs, second(first(inputs)), name=name)
 
-    def _load_teacher(self, cfg):
-        teacher = keras.saving.load_model(cfg.teacher, compile=False)
+    def _teacher_network(self, cfg):
+        """The frozen teacher (``model.teacher``); the trainer fills its weights from
+        ``model.init_from.teacher``."""
+        if cfg.teacher not in TEACHER_NETWORKS:
+            raise ConfigError(f"model.teacher: {cfg.teacher!r} is not one of {', '.join(TEACHER_NETWORKS)}.")
+        # an XGAN encoder with this model's settings (e.g. another XGAN run's encoder_a)
+        teacher = xgan_encoder(self.image_size, cfg.ngf, cfg.embedding_dim, norm=cfg.norm, init_gain=cfg.init_gain,
+                               embedding_norm=cfg.embedding_norm, name="teacher")
         teacher.trainable = False
-        probe = teacher(ops.zeros((1, self.image_size, self.image_size, 3)), training=False)
-        size = 1
-        for d in probe.shape[1:]:
-            size *= int(d)
-        if size != cfg.embedding_dim:
-            raise ValueError(
-                f"model.teacher {cfg.teacher} outputs {size} values per image; XGAN's embedding has "
-                f"{cfg.embedding_dim} (model.embedding_dim). Give a teacher whose output has that size."
-            )
         return teacher
 
     @property

@@ -8,6 +8,7 @@ after training, ``test_results/<direction>/``.
 
 from __future__ import annotations
 
+import dataclasses
 import json
 import logging
 import signal
@@ -26,6 +27,7 @@ from keras_i2i.runs import (  # noqa: F401  (CHECKPOINT_DIR, RunDirError and lat
     prepare_new_run_dir, restore_checkpoint, set_aside_newer,
 )
 from keras_i2i.training.callbacks import DivergenceGuard, PeriodicCheckpoint, RunLogger, SampleGrids, StepLimit
+from keras_i2i.training.init_from import apply_init_from, check_frozen, check_sources, freeze
 from keras_i2i.training.schedules import make_schedule
 from keras_i2i.training.strategy import is_chief, make_strategy, set_precision, worker_id
 from keras_i2i.utils import atomic_write_text
@@ -99,6 +101,8 @@ class Trainer:
             from keras_i2i.metrics.runs import check_train_eval
 
             check_train_eval(cfg.train, multiworker=isinstance(self.strategy, tf.distribute.MultiWorkerMirroredStrategy))
+        # model.init_from's runs and files exist (a resumed run never applies it again)
+        self.init_sources = {} if resume else check_sources(cfg.model)
         if not resume and self.chief:  # last: the only check that may change the folder (--overwrite)
             prepare_new_run_dir(self.run_dir, overwrite=overwrite)
 
@@ -129,15 +133,21 @@ class Trainer:
         with strategy.scope():
             model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed,
                                 domains=cfg.data.domain_names)
+            frozen = getattr(cfg.model, "frozen", ())
+            freeze(model, frozen)  # before compile: no optimizer keeps state for a frozen sub-network
             model.compile(
                 make_schedule(cfg.train, spe), cfg.train.beta1, cfg.train.beta2,
                 loss_scale=policy == "mixed_float16", jit_compile=cfg.train.jit_compile,
             )
+        check_frozen(model, frozen)
         checkpoint = checkpoint_for(model)
         ckpt_dir = self.run_dir / CHECKPOINT_DIR
         if self.resume:
             path = restore_checkpoint(checkpoint, ckpt_dir, exact=True)
             logger.info("Resumed from %s at step %d", path, int(model.step.numpy()))
+        elif getattr(cfg.model, "init_from", None):  # before step 0, recorded in config.yaml
+            record = apply_init_from(model, cfg.model.init_from, self.init_sources)
+            self.cfg = cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from_record=record))
         if self.chief:
             if self.resume:  # before the manager reads the index: a newer save that failed to load is kept
                 set_aside_newer(ckpt_dir, path)

@@ -238,25 +238,38 @@ def test_cosine_distance_ignores_length_only():
     assert float(cosine_distance(x, -x)) == pytest.approx(2.0, abs=1e-6)
 
 
-def test_teacher_loss_uses_a_frozen_keras_model(tmp_path):
+def test_teacher_is_a_frozen_network_filled_by_init_from(tmp_path):
+    """The teacher is a network XGAN builds (``model.teacher: xgan_encoder``), frozen; its
+    weights come through the trainer's init_from (here a weights file); a step trains
+    toward it without changing it."""
+    from keras_i2i.config import ConfigError
+    from keras_i2i.training.init_from import apply_init_from
+
     size = 32
-    x = keras.Input((size, size, 3))
-    teacher = keras.Model(x, keras.layers.Dense(16)(keras.layers.Flatten()(x)))
-    teacher.save(tmp_path / "teacher.keras")
-    model = XGAN(XGANConfig(teacher=str(tmp_path / "teacher.keras"), **TINY), image_size=size)
+    source = xgan_encoder(size, TINY["ngf"], TINY["embedding_dim"], norm="batch", name="teacher")
+    source.save_weights(tmp_path / "teacher.weights.h5")
+    model = XGAN(XGANConfig(teacher="xgan_encoder", init_from={"teacher": str(tmp_path / "teacher.weights.h5")},
+                            **TINY), image_size=size)
+    apply_init_from(model, model.config.init_from)
+    expected = [np.asarray(w) for w in source.weights]
+    for w, b in zip(model.teacher.weights, expected):
+        np.testing.assert_array_equal(np.asarray(w), b)
     model.compile(1e-3)
-    before = [np.asarray(w) for w in model.teacher.weights]
     real_a, real_b = real_images("A", 2), real_images("B", 2)
     logs = model.train_step((tf.constant(real_a), tf.constant(real_b)))
     assert float(logs["loss_teach"]) > 0
-    for w, b in zip(model.teacher.weights, before):
+    for w, b in zip(model.teacher.weights, expected):
         np.testing.assert_array_equal(np.asarray(w), b)
     assert not any(w is v for w in model.teacher.weights for v in model.variables_for("gen"))
 
-    wrong = keras.Model(x, keras.layers.Dense(7)(keras.layers.Flatten()(x)))
-    wrong.save(tmp_path / "wrong.keras")
-    with pytest.raises(ValueError, match="outputs 7 values"):
-        XGAN(XGANConfig(teacher=str(tmp_path / "wrong.keras"), **TINY), image_size=size)
+    # the old spelling (a file in model.teacher) and a teacher without weights are config errors
+    with pytest.raises(ConfigError, match="model.teacher: 'face.keras' is not a teacher network.*init_from.teacher"):
+        load_config("xgan/quickstart", overrides=["model.teacher=face.keras"])
+    with pytest.raises(ConfigError, match="model.teacher: xgan_encoder needs its weights: set model.init_from.teacher"):
+        load_config("xgan/quickstart", overrides=["model.teacher=xgan_encoder"])
+    cfg = load_config("xgan/quickstart", overrides=["model.teacher=xgan_encoder",
+                                                    f"model.init_from.teacher={tmp_path / 'teacher.weights.h5'}"])
+    assert cfg.model.teacher == "xgan_encoder"
 
 
 def test_steps_reduce_reconstruction_loss_on_real_images():
