@@ -262,6 +262,12 @@ def test_teacher_is_a_frozen_network_filled_by_init_from(tmp_path):
         np.testing.assert_array_equal(np.asarray(w), b)
     assert not any(w is v for w in model.teacher.weights for v in model.variables_for("gen"))
 
+    # another XGAN's encoder_a (saved whole, as a run's would be restored) teaches the same embedding
+    other = XGAN(XGANConfig(**TINY), image_size=size)
+    other.encoder_a.save(tmp_path / "encoder_a.keras")
+    apply_init_from(model, {"teacher": str(tmp_path / "encoder_a.keras")})
+    np.testing.assert_array_equal(np.asarray(model.teacher(real_a)), np.asarray(other.encoder_a(real_a)))
+
     # the old spelling (a file in model.teacher) and a teacher without weights are config errors
     with pytest.raises(ConfigError, match="model.teacher: 'face.keras' is not a teacher network.*init_from.teacher"):
         load_config("xgan/quickstart", overrides=["model.teacher=face.keras"])
