@@ -17,7 +17,12 @@ VGG_SIZE = 32  # the smallest side VGG16's relu5_3 takes (2x2), and the run's im
 
 
 def test_feature_networks_are_the_config_names():
+    from keras_i2i.config import ConfigError, load_config
+
     assert list(FEATURE_NETWORKS) == FEATURES.names()
+    assert load_config("quickstart", ["train.eval_features=vgg16"]).train.eval_features == "vgg16"
+    with pytest.raises(ConfigError, match="inception, vgg16"):
+        load_config("quickstart", ["train.eval_features=resnet"])
     with pytest.raises(ValueError, match="Known feature networks: inception, vgg16"):
         feature_extractor("resnet")
 
