@@ -140,6 +140,24 @@ GENERATOR_NAMES = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "
 FEATURE_NETWORKS = ("inception", "vgg16")
 
 
+#: ``train.lr_policy`` names (:func:`keras_i2i.training.schedules.make_schedule`).
+LR_POLICIES = ("linear", "constant")
+
+
+@dataclasses.dataclass(frozen=True)
+class OptimizerConfig:
+    """One player's optimizer, ``train.optimizers.<player>`` (Adam; AdamW where
+    ``weight_decay`` > 0). A key left unset takes ``train.lr``, ``train.beta1``,
+    ``train.beta2``, ``train.lr_policy``, Adam's epsilon 1e-7 and no weight decay."""
+
+    lr: Optional[float] = bounded(None, above=0)
+    beta1: Optional[float] = bounded(None, at_least=0, below=1)
+    beta2: Optional[float] = bounded(None, at_least=0, below=1)
+    epsilon: Optional[float] = bounded(None, above=0)
+    weight_decay: Optional[float] = bounded(None, at_least=0)
+    lr_policy: Optional[str] = None
+
+
 @dataclasses.dataclass(frozen=True)
 class TrainConfig:
     """Everything around the model: schedule, batch, precision, checkpoints, logs."""
@@ -151,7 +169,17 @@ class TrainConfig:
     lr: float = bounded(2e-4, above=0)
     beta1: float = bounded(0.5, at_least=0, below=1)
     beta2: float = bounded(0.999, at_least=0, below=1)
-    lr_policy: str = choices("linear", "constant", default="linear")
+    lr_policy: str = choices(*LR_POLICIES, default="linear")
+    # Per-player optimizer settings, {player: OptimizerConfig}, e.g. {gen: {lr: 1e-4, beta1: 0.0},
+    # disc: {lr: 4e-4}} (the players are the model's: cyclegan gen, disc; xgan gen, disc_a, disc_b).
+    optimizers: Optional[dict[str, OptimizerConfig]] = None
+    # Micro-batches per step: each step reads accumulate * batch_size images (per replica) and
+    # sums the gradients of accumulate slices of batch_size, one update (exact for batch-mean
+    # losses without batch norm). Steps, schedules and the data position count updates.
+    accumulate: int = bounded(1, at_least=1)
+    # Decay of an EMA of the generator weights (e.g. 0.999), used for samples, evaluation,
+    # test translations, translate and export; null: none.
+    ema_decay: Optional[float] = bounded(None, above=0, below=1)
     checkpoint_every: int = bounded(1000, at_least=1)
     keep_checkpoints: int = bounded(3, at_least=1)
     log_every: int = bounded(100, at_least=1)
@@ -204,6 +232,8 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
+    if dataclasses.is_dataclass(tp):  # a nested section, e.g. the values of train.optimizers
+        return from_dict(tp, value, key + ".")
     origin = typing.get_origin(tp)
     if origin in (typing.Union, types.UnionType):
         args = typing.get_args(tp)
@@ -394,6 +424,23 @@ def config_from_dict(raw: dict) -> Config:
     return cfg
 
 
+def check_optimizers(train: TrainConfig, model_name: str) -> None:
+    """Raise :class:`ConfigError` for a ``train.optimizers`` key that is not one of the
+    model's players (listing them) or an ``lr_policy`` that is not a policy."""
+    if not train.optimizers:
+        return
+    from keras_i2i.models import MODELS
+
+    players = MODELS.get(model_name).players
+    for player, settings in train.optimizers.items():
+        if player not in players:
+            raise ConfigError(f"train.optimizers.{player}: model {model_name} has no player {player!r}; its players "
+                              f"are {', '.join(players) or '(none: it cannot be trained)'}.")
+        if settings.lr_policy is not None and settings.lr_policy not in LR_POLICIES:
+            raise ConfigError(f"train.optimizers.{player}.lr_policy: {settings.lr_policy!r} is not one of "
+                              f"{', '.join(LR_POLICIES)}")
+
+
 def validate(cfg: Config) -> None:
     """Checks that involve several keys (each key's own range is checked as it is read),
     then the model's own: its config class's ``validate(data)`` says whether its
@@ -409,6 +456,7 @@ def validate(cfg: Config) -> None:
             f"train.n_epochs + train.n_epochs_decay: {train.n_epochs} + {train.n_epochs_decay} trains no step; "
             "make their sum at least 1, or set train.max_steps."
         )
+    check_optimizers(train, cfg.model.name)
     if train.eval_every or train.keep_best:  # metric names and keep_best (the trainer checks the strategy too)
         from keras_i2i.metrics.runs import check_train_eval
 

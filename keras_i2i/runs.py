@@ -429,7 +429,8 @@ def run_domains(cfg) -> tuple[str, ...]:
 def load_run(run_dir, checkpoint: Optional[str] = None):
     """``(config, model)`` of a run: the model rebuilt from ``config.yaml`` with the
     weights of its newest checkpoint that loads (or of ``checkpoint``), in float32.
-    ``model.restored_from`` is the checkpoint prefix used.
+    ``model.restored_from`` is the checkpoint prefix used. A run trained with
+    ``train.ema_decay`` has the EMA generator weights in its generator.
 
     Raises:
         RunError: no config.yaml, no checkpoint, ``checkpoint`` not found or not
@@ -456,7 +457,10 @@ def load_run(run_dir, checkpoint: Optional[str] = None):
     elif not list_checkpoints(directory):
         raise RunError(none_message)
     keras.mixed_precision.set_global_policy("float32")
-    model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed, domains=run_domains(cfg))
-    model.restored_from = restore_checkpoint(tf.train.Checkpoint(model=model), directory, checkpoint,
-                                             none_message=none_message)
+    model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed, domains=run_domains(cfg),
+                        ema_decay=getattr(cfg.train, "ema_decay", None))
+    model.restored_from = restore_checkpoint(tf.train.Checkpoint(model=model, **model.checkpoint_state()), directory,
+                                             checkpoint, none_message=none_message)
+    if model.ema_decay and any(name.startswith("ema/") for name, _ in tf.train.list_variables(model.restored_from)):
+        model.use_ema_weights()  # with train.ema_decay, the translators translate with the EMA generator
     return cfg, model

@@ -72,6 +72,7 @@ class MultiDomain(TranslationModel):
     dataset_kind = "labelled"
     num_domains = None
     LOSS_NAMES = ("loss_rec",)
+    players = ("gen",)
 
     def __init__(self, config, image_size: int = 32, seed: int = 0, **kwargs):
         super().__init__(config, image_size=image_size, seed=seed, **kwargs)
@@ -91,9 +92,6 @@ class MultiDomain(TranslationModel):
     def translators(self):
         return {name: Targeted(self.gen, d.conditions["target_label"], name=name)
                 for name, d in self.directions().items()}
-
-    def make_optimizers(self, learning_rate, beta1, beta2):
-        return {"gen": keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2, name="adam_gen")}
 
     def variables_for(self, optimizer_name):
         return self.gen.trainable_variables

@@ -65,6 +65,8 @@ class CycleGAN(TranslationModel):
         "loss_gan_a2b", "loss_gan_b2a", "loss_cycle_a", "loss_cycle_b", "loss_idt_a", "loss_idt_b",
         "loss_g", "loss_d_a", "loss_d_b",
     )
+    players = ("gen", "disc")
+    accumulates = True
 
     def __init__(self, config, image_size: int = 256, seed: int = 0, **kwargs):
         super().__init__(config, image_size=image_size, seed=seed, **kwargs)
@@ -103,69 +105,62 @@ class CycleGAN(TranslationModel):
         forward, backward = self.directions()  # a2b and b2a (named after the data's two domains)
         return {forward: self.gen_a2b, backward: self.gen_b2a}
 
-    def make_optimizers(self, learning_rate, beta1, beta2):
-        def adam(name):
-            return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2, name=name)
-
-        return {"gen": adam("adam_gen"), "disc": adam("adam_disc")}
-
     def variables_for(self, optimizer_name):
         if optimizer_name == "gen":
             return self.gen_a2b.trainable_variables + self.gen_b2a.trainable_variables
         return self.disc_a.trainable_variables + self.disc_b.trainable_variables
 
+    def generator_losses(self, real_a, real_b):
+        """Translate both ways and back; the generators' weighted losses (``loss``: their
+        sum) and the translations."""
+        cfg = self.config
+        fake_b = self.gen_a2b(real_a, training=True)
+        rec_a = self.gen_b2a(fake_b, training=True)
+        fake_a = self.gen_b2a(real_b, training=True)
+        rec_b = self.gen_a2b(fake_a, training=True)
+        loss_gan_a2b = self.gan_loss(self.disc_b(fake_b, training=True), True, for_discriminator=False)
+        loss_gan_b2a = self.gan_loss(self.disc_a(fake_a, training=True), True, for_discriminator=False)
+        loss_cycle_a = l1_loss(rec_a, real_a) * cfg.lambda_a
+        loss_cycle_b = l1_loss(rec_b, real_b) * cfg.lambda_b
+        if cfg.lambda_identity > 0:
+            idt_b = self.gen_a2b(real_b, training=True)
+            idt_a = self.gen_b2a(real_a, training=True)
+            loss_idt_b = l1_loss(idt_b, real_b) * cfg.lambda_b * cfg.lambda_identity
+            loss_idt_a = l1_loss(idt_a, real_a) * cfg.lambda_a * cfg.lambda_identity
+        else:
+            loss_idt_a = loss_idt_b = tf.constant(0.0)
+        loss_g = loss_gan_a2b + loss_gan_b2a + loss_cycle_a + loss_cycle_b + loss_idt_a + loss_idt_b
+        return dict(loss=loss_g, loss_gan_a2b=loss_gan_a2b, loss_gan_b2a=loss_gan_b2a, loss_cycle_a=loss_cycle_a,
+                    loss_cycle_b=loss_cycle_b, loss_idt_a=loss_idt_a, loss_idt_b=loss_idt_b, loss_g=loss_g,
+                    fake_a=fake_a, fake_b=fake_b)
+
+    def discriminator_losses(self, real_a, real_b, pooled_a, pooled_b):
+        """Real images are real, pooled translations fake; halved as in the reference."""
+        loss_d_a = 0.5 * (self.gan_loss(self.disc_a(real_a, training=True), True)
+                          + self.gan_loss(self.disc_a(pooled_a, training=True), False))
+        loss_d_b = 0.5 * (self.gan_loss(self.disc_b(real_b, training=True), True)
+                          + self.gan_loss(self.disc_b(pooled_b, training=True), False))
+        return dict(loss=loss_d_a + loss_d_b, loss_d_a=loss_d_a, loss_d_b=loss_d_b)
+
     def train_step(self, data):
         real_a, real_b = data
-        cfg = self.config
-        step = self.step
+        step = self.step + 1  # this step's number from 1: the pools' draws are seeded by it
 
         # 1. Generators: translate both ways and back; fool the discriminators,
         #    reconstruct the input (cycle), leave target-domain images unchanged (identity).
-        with tf.GradientTape() as tape:
-            fake_b = self.gen_a2b(real_a, training=True)
-            rec_a = self.gen_b2a(fake_b, training=True)
-            fake_a = self.gen_b2a(real_b, training=True)
-            rec_b = self.gen_a2b(fake_a, training=True)
-            loss_gan_a2b = self.gan_loss(self.disc_b(fake_b, training=True), True, for_discriminator=False)
-            loss_gan_b2a = self.gan_loss(self.disc_a(fake_a, training=True), True, for_discriminator=False)
-            loss_cycle_a = l1_loss(rec_a, real_a) * cfg.lambda_a
-            loss_cycle_b = l1_loss(rec_b, real_b) * cfg.lambda_b
-            if cfg.lambda_identity > 0:
-                idt_b = self.gen_a2b(real_b, training=True)
-                idt_a = self.gen_b2a(real_a, training=True)
-                loss_idt_b = l1_loss(idt_b, real_b) * cfg.lambda_b * cfg.lambda_identity
-                loss_idt_a = l1_loss(idt_a, real_a) * cfg.lambda_a * cfg.lambda_identity
-            else:
-                loss_idt_a = loss_idt_b = tf.constant(0.0)
-            loss_g = loss_gan_a2b + loss_gan_b2a + loss_cycle_a + loss_cycle_b + loss_idt_a + loss_idt_b
-            scaled = self.scaled_loss("gen", loss_g)
         # 2. Update both generators (the discriminators are not touched).
-        self.apply_gradients("gen", tape, scaled)
+        gen = self.update("gen", self.generator_losses, real_a, real_b)
 
         # 3. Discriminators: real images are real; generated ones, drawn from the
-        #    history pools, are fake. Halved as in the reference.
-        pooled_a = self.pool_a.query(fake_a, step)
-        pooled_b = self.pool_b.query(fake_b, step)
-        with tf.GradientTape() as tape:
-            loss_d_a = 0.5 * (
-                self.gan_loss(self.disc_a(real_a, training=True), True)
-                + self.gan_loss(self.disc_a(pooled_a, training=True), False)
-            )
-            loss_d_b = 0.5 * (
-                self.gan_loss(self.disc_b(real_b, training=True), True)
-                + self.gan_loss(self.disc_b(pooled_b, training=True), False)
-            )
-            scaled = self.scaled_loss("disc", loss_d_a + loss_d_b)
+        #    history pools, are fake.
+        pooled_a = self.pool_a.query(gen["fake_a"], step)
+        pooled_b = self.pool_b.query(gen["fake_b"], step)
         # 4. Update both discriminators.
-        self.apply_gradients("disc", tape, scaled)
+        disc = self.update("disc", self.discriminator_losses, real_a, real_b, pooled_a, pooled_b)
 
-        values = dict(
-            loss_gan_a2b=loss_gan_a2b, loss_gan_b2a=loss_gan_b2a, loss_cycle_a=loss_cycle_a,
-            loss_cycle_b=loss_cycle_b, loss_idt_a=loss_idt_a, loss_idt_b=loss_idt_b, loss_g=loss_g,
-            loss_d_a=loss_d_a, loss_d_b=loss_d_b,
-        )
-        for name, value in values.items():
-            self.trackers[name].update_state(value)
+        values = {**gen, **disc}
+        for name, tracker in self.trackers.items():
+            tracker.update_state(values[name])
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 
     def sample(self, batch):

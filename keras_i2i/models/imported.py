@@ -72,7 +72,7 @@ class ImportedGenerators(TranslationModel):
     def call(self, inputs, training=False):
         return self._generators[self.config.directions[0]](inputs, training=training)
 
-    def make_optimizers(self, learning_rate, beta1: float, beta2: float):
+    def make_optimizers(self, settings):
         raise ValueError(
             "An imported model holds generators only (no discriminators, no losses), so it cannot be trained. "
             "Use it with translate, export, evaluate or webcam."

@@ -142,6 +142,7 @@ class XGAN(TranslationModel):
         "loss_teach", "loss_g", "loss_d_a", "loss_d_b",
         "acc_dann", "acc_d_a", "acc_d_b", "trained_d_a", "trained_d_b",
     )
+    players = ("gen", "disc_a", "disc_b")
 
     def __init__(self, config, image_size: int = 64, seed: int = 0, **kwargs):
         super().__init__(config, image_size=image_size, seed=seed, **kwargs)
@@ -212,13 +213,6 @@ class XGAN(TranslationModel):
         forward, backward = self.directions()  # a2b and b2a (named after the data's two domains)
         return {forward: translator(forward, self.encoder_a, self.decoder_b),
                 backward: translator(backward, self.encoder_b, self.decoder_a)}
-
-    def make_optimizers(self, learning_rate, beta1, beta2):
-        def adam(name):
-            return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2, name=name)
-
-        # "gen" first: its iteration count is the model's step.
-        return {"gen": adam("adam_gen"), "disc_a": adam("adam_disc_a"), "disc_b": adam("adam_disc_b")}
 
     def variables_for(self, optimizer_name):
         if optimizer_name == "disc_a":

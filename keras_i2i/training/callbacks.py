@@ -7,6 +7,7 @@ resumed run continue where they were instead of restarting at zero.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import math
@@ -23,6 +24,12 @@ from keras_i2i.utils import unit_to_pixels
 
 def _step(model) -> int:
     return int(model.step.numpy())
+
+
+def _ema_weights(model):
+    """``model.ema_weights()`` (the EMA generator within the block, with ``train.ema_decay``)."""
+    swap = getattr(model, "ema_weights", None)
+    return swap() if swap is not None else contextlib.nullcontext()
 
 
 class DivergenceGuard(keras.callbacks.Callback):
@@ -172,7 +179,8 @@ class SampleGrids(keras.callbacks.Callback):
 
     def write(self, epoch):
         step = _step(self.model)
-        named = {k: np.asarray(v) for k, v in self.model.sample(self.batch).items()}
+        with _ema_weights(self.model):
+            named = {k: np.asarray(v) for k, v in self.model.sample(self.batch).items()}
         grid = image_grid(named)
         self.dir.mkdir(parents=True, exist_ok=True)
         Image.fromarray(grid).save(self.dir / f"epoch{epoch + 1:04d}_step{step:07d}.png")
@@ -235,7 +243,8 @@ class PeriodicEvaluation(keras.callbacks.Callback):
             return
         self.last_step = step
         start = time.time()
-        values = self.evaluate(self.model).flat()
+        with _ema_weights(self.model):
+            values = self.evaluate(self.model).flat()
         record = {"kind": "eval", "step": step, "epoch": epoch + 1, "seconds": round(time.time() - start, 3), **values}
         with self.writer.as_default(step=step):
             for name, value in values.items():

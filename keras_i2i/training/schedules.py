@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 import keras
 from keras import ops
 
@@ -44,3 +46,20 @@ def make_schedule(train, steps_per_epoch: int):
     if train.lr_policy == "constant":
         return train.lr
     return LinearDecay(train.lr, steps_per_epoch, train.n_epochs, train.n_epochs_decay)
+
+
+def optimizer_settings(train, steps_per_epoch: int) -> dict[str, dict]:
+    """``train.optimizers`` as the model's ``compile(optimizers=...)`` takes it: per player,
+    only the keys it sets (``learning_rate`` a rate or schedule from its ``lr`` and
+    ``lr_policy``, falling back to ``train.lr`` and ``train.lr_policy``; ``beta1``,
+    ``beta2``, ``epsilon``, ``weight_decay``). The rest come from the train-wide values."""
+    settings = {}
+    for player, opt in (train.optimizers or {}).items():
+        mine = {k: v for k, v in (("beta1", opt.beta1), ("beta2", opt.beta2), ("epsilon", opt.epsilon),
+                                  ("weight_decay", opt.weight_decay)) if v is not None}
+        if opt.lr is not None or opt.lr_policy is not None:
+            own = dataclasses.replace(train, lr=train.lr if opt.lr is None else opt.lr,
+                                      lr_policy=opt.lr_policy or train.lr_policy)
+            mine["learning_rate"] = make_schedule(own, steps_per_epoch)
+        settings[player] = mine
+    return settings

@@ -28,7 +28,7 @@ from keras_i2i.runs import (  # noqa: F401  (CHECKPOINT_DIR, RunDirError and lat
 )
 from keras_i2i.training.callbacks import DivergenceGuard, PeriodicCheckpoint, RunLogger, SampleGrids, StepLimit
 from keras_i2i.training.init_from import apply_init_from, check_frozen, check_sources, freeze
-from keras_i2i.training.schedules import make_schedule
+from keras_i2i.training.schedules import make_schedule, optimizer_settings
 from keras_i2i.training.strategy import is_chief, make_strategy, set_precision, worker_id
 from keras_i2i.utils import atomic_write_text
 
@@ -48,11 +48,30 @@ class TrainResult:
     skipped_files: int = 0
 
 
-def checkpoint_for(model) -> tf.train.Checkpoint:
+def checkpoint_for(model, without=()) -> tf.train.Checkpoint:
     """Everything a resumed run needs: all network weights, the image pools (model
-    weights), every optimizer's state and iteration count (the LR schedule position
-    and the step, from which the data position and all random draws follow)."""
-    return tf.train.Checkpoint(model=model, **{f"optimizer_{k}": v for k, v in model.optimizers().items()})
+    weights), every optimizer's state and iteration count (the LR schedule position),
+    the step counter (``step``: the data position and all random draws follow from it)
+    and, with EMA, the generator's average (``ema``); ``without`` leaves out parts of
+    the latter two (a checkpoint written before they existed)."""
+    state = {k: v for k, v in model.checkpoint_state().items() if k not in without}
+    return tf.train.Checkpoint(model=model, **state, **{f"optimizer_{k}": v for k, v in model.optimizers().items()})
+
+
+class Resumable:
+    """What ``--resume`` restores: :func:`checkpoint_for` of ``model``, less the parts of
+    ``model.checkpoint_state()`` the checkpoint does not have (saved before the step
+    counter existed, or before ``train.ema_decay`` was set); :attr:`missing` names them,
+    for ``model.fill_missing_state``. Every part it does restore must match exactly."""
+
+    def __init__(self, model):
+        self.model = model
+        self.missing: tuple[str, ...] = ()
+
+    def restore(self, prefix):
+        saved = {name.split("/", 1)[0] for name, _ in tf.train.list_variables(prefix)}
+        self.missing = tuple(k for k in self.model.checkpoint_state() if k not in saved)
+        return checkpoint_for(self.model, without=self.missing).restore(prefix)
 
 
 def _interrupt_on_sigterm():
@@ -112,7 +131,7 @@ class Trainer:
             tf.config.experimental.enable_op_determinism()
         policy = set_precision(cfg.train.precision)
         replicas = strategy.num_replicas_in_sync
-        global_batch = cfg.train.batch_size * replicas
+        global_batch = cfg.train.batch_size * replicas * cfg.train.accumulate  # one step, one update
         kind = MODELS.get(cfg.model.name).dataset_kind
         data = make_stream(kind, cfg.data, global_batch, seed=cfg.train.seed)
         self.cfg = cfg = self._record_domains(cfg, [d.name for d in data.domains])
@@ -132,18 +151,24 @@ class Trainer:
         keras.utils.set_random_seed(cfg.train.seed)
         with strategy.scope():
             model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed,
-                                domains=cfg.data.domain_names)
+                                domains=cfg.data.domain_names, ema_decay=cfg.train.ema_decay)
             frozen = getattr(cfg.model, "frozen", ())
             freeze(model, frozen)  # before compile: no optimizer keeps state for a frozen sub-network
             model.compile(
                 make_schedule(cfg.train, spe), cfg.train.beta1, cfg.train.beta2,
                 loss_scale=policy == "mixed_float16", jit_compile=cfg.train.jit_compile,
+                optimizers=optimizer_settings(cfg.train, spe), accumulate=cfg.train.accumulate,
             )
         check_frozen(model, frozen)
         checkpoint = checkpoint_for(model)
         ckpt_dir = self.run_dir / CHECKPOINT_DIR
         if self.resume:
-            path = restore_checkpoint(checkpoint, ckpt_dir, exact=True)
+            resumable = Resumable(model)
+            path = restore_checkpoint(resumable, ckpt_dir, exact=True)
+            if resumable.missing:  # saved before the step counter (or with no EMA): fill them in
+                model.fill_missing_state(resumable.missing)
+                logger.info("%s has no %s; filled in (the step from the optimizer's iterations, the EMA from "
+                            "the weights).", path, " or ".join(resumable.missing))
             logger.info("Resumed from %s at step %d", path, int(model.step.numpy()))
         elif getattr(cfg.model, "init_from", None):  # before step 0, recorded in config.yaml
             record = apply_init_from(model, cfg.model.init_from, self.init_sources)
@@ -231,7 +256,7 @@ class Trainer:
             step = int(model.step.numpy())
             if model.stop_training or step == start:
                 return
-            start = step  # fp16 loss scaling skipped updates (the step did not count them): the rest
+            start = step
 
     def _record_domains(self, cfg, names):
         """``cfg`` with the data's domain names recorded (their ids are their order); a
@@ -263,15 +288,16 @@ class Trainer:
         from keras_i2i.data.images import list_image_files
 
         domains = {d.name: d for d in data.domains}
-        for direction, translator in model.translators().items():
-            source = domains[model.directions()[direction].primary_source].test
-            if source is None:
-                continue
-            files, _ = list_image_files(source)
-            out = self.run_dir / "test_results" / direction
-            # test_results/ is the run's own folder: replace what an earlier training left there.
-            written, _ = translate_files(translator, files, out, self.cfg.data.crop_size, base=source, force=True)
-            logger.info("Translated %d test images %s -> %s", written, direction, out)
+        with model.ema_weights():  # the EMA generator, with train.ema_decay
+            for direction, translator in model.translators().items():
+                source = domains[model.directions()[direction].primary_source].test
+                if source is None:
+                    continue
+                files, _ = list_image_files(source)
+                out = self.run_dir / "test_results" / direction
+                # test_results/ is the run's own folder: replace what an earlier training left there.
+                written, _ = translate_files(translator, files, out, self.cfg.data.crop_size, base=source, force=True)
+                logger.info("Translated %d test images %s -> %s", written, direction, out)
 
 
 def train(cfg: Config, run_dir, resume: bool = False, strategy: str | None = None, verbose="auto",

@@ -119,10 +119,13 @@ def _wait_for(predicate, timeout=240):
     return False
 
 
+# The second: EMA, gradient accumulation and per-player optimizers, all in the checkpoint.
 @pytest.mark.slow
-def test_sigkill_then_resume_equals_uninterrupted(emoji_root, tmp_path):
+@pytest.mark.parametrize("extra", [{}, {"train.ema_decay": 0.9, "train.accumulate": 2, "train.optimizers.disc.lr": 4e-4,
+                                        "train.optimizers.gen.beta1": 0.0}], ids=["plain", "ema_accumulate"])
+def test_sigkill_then_resume_equals_uninterrupted(emoji_root, tmp_path, extra):
     common = tiny_overrides(emoji_root, **{"train.deterministic": "true", "train.checkpoint_every": 3,
-                                           "model.pool_size": 2})
+                                           "model.pool_size": 2, **extra})
     killed = tmp_path / "killed"
     args = ["train"] + [x for o in common + ["train.max_steps=100000"] for x in ("--set", o)]
     proc = run_cli(args + ["--run-dir", str(killed)], stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
