@@ -5,9 +5,11 @@ from __future__ import annotations
 
 import dataclasses
 import hashlib
+import shutil
 
 import numpy as np
 import pytest
+import tensorflow as tf
 
 from keras_i2i.config import ConfigError, load_config
 from keras_i2i.models import build_model
@@ -91,18 +93,28 @@ def adam_slots(optimizer) -> int:
     return sum(1 for v in optimizer.variables if len(v.shape) > 0)
 
 
+def checkpoint_values(prefix) -> dict:
+    reader = tf.train.load_checkpoint(prefix)
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(prefix)
+            if "save_counter" not in name and "_CHECKPOINTABLE_OBJECT_GRAPH" not in name}
+
+
+@pytest.mark.slow
 def test_init_from_frozen_and_resume(trained_run, tiny_config, tmp_path):
     """A new run starts gen_a2b from a weights file (frozen) and gen_b2a from the trained
     run: gen_a2b stays bit-identical through training and a resume, no optimizer keeps
     state for it, config.yaml records both sources; the file changed after the first run
-    does not reach the resumed run, which follows its own checkpoint."""
+    does not reach the resumed run, which follows its own checkpoint and ends exactly
+    where an uninterrupted run does."""
     _, source = load_run(trained_run)
     weights_file = tmp_path / "g.weights.h5"
     source.gen_b2a.save_weights(weights_file)  # same architecture: the source's b2a weights into gen_a2b
     file_sha, loaded = file_sha256(weights_file), weights_of(source.gen_b2a)
+    original = tmp_path / "original.weights.h5"
+    shutil.copy(weights_file, original)
     run_dir = tmp_path / "run"
-    cfg = tiny_config(**{"model.init_from.gen_a2b": str(weights_file), "model.init_from.gen_b2a": str(trained_run),
-                         "model.frozen": "gen_a2b", "train.max_steps": 2})
+    settings = {"model.init_from.gen_b2a": str(trained_run), "model.frozen": "gen_a2b", "train.deterministic": "true"}
+    cfg = tiny_config(**settings, **{"model.init_from.gen_a2b": str(weights_file), "train.max_steps": 2})
     trainer = Trainer(cfg, run_dir, verbose=0)
     trainer.run()
     model = trainer.model
@@ -128,3 +140,11 @@ def test_init_from_frozen_and_resume(trained_run, tiny_config, tmp_path):
     assert resumed.run().step == 4
     assert_same(resumed.model.gen_a2b, loaded)  # the checkpoint's (frozen) weights, not the file's new ones
     assert load_config(run_dir / "config.yaml").model.init_from_record == record
+
+    reference = tmp_path / "reference"  # the same 4 steps in one go, from the same weights
+    Trainer(tiny_config(**settings, **{"model.init_from.gen_a2b": str(original), "train.max_steps": 4}), reference,
+            verbose=0).run()
+    a, b = checkpoint_values(run_dir / "checkpoints" / "ckpt-4"), checkpoint_values(reference / "checkpoints" / "ckpt-4")
+    assert a.keys() == b.keys() and len(a) > 50
+    for name in a:
+        np.testing.assert_array_equal(a[name], b[name], err_msg=name)
