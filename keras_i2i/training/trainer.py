@@ -170,7 +170,7 @@ class Trainer:
                 logger.info("%s has no %s; filled in (the step from the optimizer's iterations, the EMA from "
                             "the weights).", path, " or ".join(resumable.missing))
             logger.info("Resumed from %s at step %d", path, int(model.step.numpy()))
-        elif getattr(cfg.model, "init_from", None):  # before step 0, recorded in config.yaml
+        elif hasattr(cfg.model, "init_from"):  # before step 0; what was loaded (or nothing) goes into config.yaml
             record = apply_init_from(model, cfg.model.init_from, self.init_sources)
             self.cfg = cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from_record=record))
         if self.chief:
