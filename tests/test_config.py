@@ -91,3 +91,27 @@ def test_horse2zebra_has_paper_settings():
     assert (m.gan_mode, m.lambda_a, m.lambda_b, m.lambda_identity, m.pool_size) == ("lsgan", 10.0, 10.0, 0.5, 50)
     assert (t.lr, t.beta1, t.batch_size, t.n_epochs, t.n_epochs_decay) == (2e-4, 0.5, 1, 100, 100)
     assert (d.load_size, d.crop_size) == (286, 256)
+
+
+def test_model_init_from_and_frozen_round_trip(tmp_path):
+    """Every model config has model.init_from, model.frozen and model.init_from_record
+    (config.ModelConfig), written after the model's own keys; configs without them load
+    as before."""
+    from keras_i2i.config import MODEL_COMMON_KEYS
+
+    plain = load_config("quickstart")
+    assert (plain.model.init_from, plain.model.frozen, plain.model.init_from_record) == (None, (), None)
+    cfg = load_config("quickstart", overrides=["model.init_from.gen_a2b=runs/other:ckpt-4",
+                                               "model.init_from.disc_b=/w/disc.weights.h5", "model.frozen=gen_a2b"])
+    assert cfg.model.init_from == {"gen_a2b": "runs/other:ckpt-4", "disc_b": "/w/disc.weights.h5"}
+    assert cfg.model.frozen == ("gen_a2b",)
+    record = {"gen_a2b": {"source": "/r/other", "checkpoint": "/r/other/checkpoints/ckpt-4", "sha256": "ab" * 32}}
+    cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from_record=record))
+    dump_config(cfg, tmp_path / "config.yaml")
+    assert load_config(tmp_path / "config.yaml") == cfg
+    assert tuple(to_dict(cfg)["model"])[-len(MODEL_COMMON_KEYS):] == MODEL_COMMON_KEYS
+    assert load_config("xgan/quickstart").model.frozen == ()
+    with pytest.raises(ConfigError, match="model.frozen: '1gen' is not a sub-network name"):
+        load_config("quickstart", overrides=["model.frozen=1gen"])
+    with pytest.raises(ConfigError, match="model.init_from.gen_a2b: give a run directory"):
+        load_config("quickstart", overrides=["model.init_from.gen_a2b=' '"])
