@@ -108,6 +108,26 @@ def make_optimizer(name: str, learning_rate, beta1: float, beta2: float, epsilon
     return keras.optimizers.Adam(learning_rate, beta_1=beta1, beta_2=beta2, epsilon=epsilon, name=f"adam_{name}")
 
 
+class AtModelStep(keras.optimizers.schedules.LearningRateSchedule):
+    """``schedule`` evaluated at the model's step counter rather than at the optimizer's
+    iteration count (which float16 loss scaling holds back on the steps it skips).
+
+    Args:
+        schedule: a ``LearningRateSchedule``.
+        step: the model's step variable.
+    """
+
+    def __init__(self, schedule, step):
+        self.schedule = schedule
+        self.step = step
+
+    def __call__(self, iterations):
+        return self.schedule(self.step)
+
+    def get_config(self):
+        return {"schedule": keras.optimizers.schedules.serialize(self.schedule)}
+
+
 class _Held:
     """Holds training state (the step counter, the EMA weights) on the model without
     making it one of the model's checkpoint dependencies: the trainer checkpoints it
@@ -236,8 +256,15 @@ class TranslationModel(keras.Model):
         if accumulate > 1 and not self.accumulates:
             raise ConfigError(f"train.accumulate: model {self.registered_name} does not split its batch into "
                               "micro-batches; set train.accumulate=1.")
+        if self._step_held is None:
+            self._step_held = _Held(keras.Variable(0, dtype="int64", trainable=False, name="step",
+                                                   aggregation="only_first_replica"))
         base = {"learning_rate": learning_rate, "beta1": beta1, "beta2": beta2, **OPTIMIZER_DEFAULTS}
-        opts = self.make_optimizers({name: {**base, **optimizers.get(name, {})} for name in self.players})
+        settings = {name: {**base, **optimizers.get(name, {})} for name in self.players}
+        for player in settings.values():  # schedules follow the model's step, not an optimizer's iterations
+            if isinstance(player["learning_rate"], keras.optimizers.schedules.LearningRateSchedule):
+                player["learning_rate"] = AtModelStep(player["learning_rate"], self.step)
+        opts = self.make_optimizers(settings)
         if loss_scale:
             opts = {k: keras.optimizers.LossScaleOptimizer(v, name=f"{k}_loss_scale") for k, v in opts.items()}
         self._optimizers = opts
@@ -245,9 +272,6 @@ class TranslationModel(keras.Model):
         for name, opt in opts.items():
             setattr(self, f"opt_{name}", opt)
             opt.build(self.variables_for(name))
-        if self._step_held is None:
-            self._step_held = _Held(keras.Variable(0, dtype="int64", trainable=False, name="step",
-                                                   aggregation="only_first_replica"))
 
     def optimizers(self) -> dict[str, keras.optimizers.Optimizer]:
         return dict(self._optimizers)
