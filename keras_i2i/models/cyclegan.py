@@ -7,12 +7,14 @@ import dataclasses
 import keras
 import tensorflow as tf
 
-from keras_i2i.config import GENERATOR_NAMES, ModelConfig, choices
+from keras_i2i.config import GENERATOR_NAMES, ModelConfig, bounded, choices
 from keras_i2i.directions import two_way
-from keras_i2i.losses import GAN_LOSSES, l1_loss
+from keras_i2i.losses import GAN_LOSSES, l1_loss, perceptual
 from keras_i2i.models.base import TranslationModel, check_crop_size, register_model
 from keras_i2i.models.image_pool import ImagePool
 from keras_i2i.networks import DISCRIMINATORS, GENERATORS
+
+PERCEPTUAL_TAPS = ("relu1_2", "relu2_2", "relu3_3", "relu4_3")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -34,6 +36,10 @@ class CycleGANConfig(ModelConfig):
     lambda_identity: float = 0.5
     pool_size: int = 50
     padding: str = choices("slices", "pad", default="slices")
+    # A VGG16 perceptual term on the cycle reconstructions (0: off, the paper's CycleGAN):
+    # lambda_perceptual * sum over relu1_2..relu4_3 of mean|phi(rec) - phi(real)|, both ways.
+    lambda_perceptual: float = bounded(0.0, at_least=0)
+    perceptual_weights: str = "lpips"  # vgg_features weights: lpips (offline), imagenet, or a file
 
     def validate(self, data) -> None:
         """The generator and discriminator take ``data.crop_size`` (see :func:`check_crop_size`)."""
@@ -87,7 +93,14 @@ class CycleGAN(TranslationModel):
         self.pool_a.build(shape)
         self.pool_b.build(shape)
         self.gan_loss = GAN_LOSSES.get(cfg.gan_mode)
-        self.trackers = {name: keras.metrics.Mean(name=name) for name in self.LOSS_NAMES}
+        self.vgg = None
+        loss_names = self.LOSS_NAMES
+        if cfg.lambda_perceptual > 0:  # frozen, held by reference: not in checkpoints or optimizers
+            from keras_i2i.pretrained import FrozenReference, vgg_features
+
+            self.vgg = FrozenReference(vgg_features("vgg16", cfg.perceptual_weights, PERCEPTUAL_TAPS))
+            loss_names = loss_names + ("loss_perceptual",)
+        self.trackers = {name: keras.metrics.Mean(name=name) for name in loss_names}
         self.built = True  # every network above is built; nothing is inferred from data
 
     @property
@@ -130,9 +143,14 @@ class CycleGAN(TranslationModel):
         else:
             loss_idt_a = loss_idt_b = tf.constant(0.0)
         loss_g = loss_gan_a2b + loss_gan_b2a + loss_cycle_a + loss_cycle_b + loss_idt_a + loss_idt_b
+        extra = {}
+        if self.vgg is not None:  # optional: the reconstructions also match in VGG feature space
+            extra["loss_perceptual"] = cfg.lambda_perceptual * (perceptual(rec_a, real_a, self.vgg)
+                                                                + perceptual(rec_b, real_b, self.vgg))
+            loss_g = loss_g + extra["loss_perceptual"]
         return dict(loss=loss_g, loss_gan_a2b=loss_gan_a2b, loss_gan_b2a=loss_gan_b2a, loss_cycle_a=loss_cycle_a,
                     loss_cycle_b=loss_cycle_b, loss_idt_a=loss_idt_a, loss_idt_b=loss_idt_b, loss_g=loss_g,
-                    fake_a=fake_a, fake_b=fake_b)
+                    fake_a=fake_a, fake_b=fake_b, **extra)
 
     def discriminator_losses(self, real_a, real_b, pooled_a, pooled_b):
         """Real images are real, pooled translations fake; halved as in the reference."""

@@ -28,7 +28,7 @@ def __getattr__(name):
     # The VGG models need Keras; the weight helpers above do not, so the CLI can list and
     # fetch weights without importing TensorFlow.
     if name in ("vgg_features", "tap_names", "VGGPreprocess", "copy_keras_application_weights", "DEFAULT_TAPS",
-                "VGG_BLOCKS"):
+                "VGG_BLOCKS", "FrozenReference"):
         from keras_i2i.pretrained import vgg
 
         return getattr(vgg, name)
@@ -38,6 +38,7 @@ def __getattr__(name):
 __all__ = [
     "DEFAULT_TAPS",
     "ENV_LPIPS_WEIGHTS",
+    "FrozenReference",
     "LPIPS_CHANNELS",
     "LPIPS_VGG16_SHA256",
     "VGGPreprocess",

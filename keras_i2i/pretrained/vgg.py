@@ -232,3 +232,23 @@ def copy_keras_application_weights(reference: keras.Model, model: keras.Model) -
         except ValueError:
             raise WeightsError(f"The {reference.name} weights have no block{block}_conv{conv} for {layer.name}.") from None
         layer.set_weights(source.get_weights())
+
+
+class FrozenReference:
+    """Holds a frozen pretrained network for a model *by reference*: the model's checkpoints
+    and optimizers never see it (Keras tracks layers set as attributes, not this holder),
+    so a VGG loss adds neither optimizer state nor tens of megabytes to every checkpoint;
+    what it is stays recorded in the run's config (its weight source) and in ``source``.
+
+    Args:
+        network: the frozen network (e.g. from :func:`vgg_features`).
+    """
+
+    def __init__(self, network: keras.Model):
+        if network.trainable_weights:
+            raise ValueError(f"{network.name} has trainable weights; only a frozen network is held by reference.")
+        self.network = network
+        self.source = getattr(network, "source", None)
+
+    def __call__(self, *args, **kwargs):
+        return self.network(*args, **kwargs)
