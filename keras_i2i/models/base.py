@@ -511,6 +511,6 @@ class EMAWeights(tf.Module):
 
     def update(self, variables, step):
         """One step of the average; at ``step`` 0 the shadows become the weights."""
-        decay = tf.where(tf.equal(step, 0), 0.0, self.decay)
+        rate = tf.where(tf.equal(step, 0), 1.0, 1.0 - self.decay)
         for shadow, v in zip(self.shadows, variables):
-            shadow.assign(decay * shadow + (1.0 - decay) * tf.cast(v, "float32"))
+            shadow.assign_sub(rate * (shadow - tf.cast(v, "float32")))
