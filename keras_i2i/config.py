@@ -130,11 +130,6 @@ STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 #: The image-to-image generators of ``keras_i2i.networks.GENERATORS`` (model configs and
 #: ``import-torch --arch`` offer them without importing Keras; a test keeps them in step).
 GENERATOR_NAMES = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet")
-#: ``train.strategy`` names (``train --strategy``); built by :mod:`keras_i2i.training.strategy`.
-STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
-#: The image-to-image generators of ``keras_i2i.networks.GENERATORS`` (model configs and
-#: ``import-torch --arch`` offer them without importing Keras; a test keeps them in step).
-GENERATOR_NAMES = ("resnet_9blocks", "resnet_6blocks", "unet_256", "unet_128", "cut_resnet")
 #: The feature networks of ``keras_i2i.metrics.FEATURES`` (``train.eval_features``,
 #: ``evaluate --features``), TF-free; a test keeps them in step.
 FEATURE_NETWORKS = ("inception", "vgg16")

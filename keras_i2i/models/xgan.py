@@ -23,7 +23,6 @@ from keras_i2i.networks.xgan import check_image_size, domain_classifier, xgan_au
 TEACHER_NETWORKS = ("xgan_encoder",)
 
 
-
 @dataclasses.dataclass(frozen=True)
 class XGANConfig(ModelConfig):
     """``model:`` section for XGAN. The widths are the paper's for 64x64 images; see
