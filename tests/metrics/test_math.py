@@ -87,7 +87,7 @@ def test_metric_registry():
     assert {"fid", "kid", "rc", "fc", "psnr", "ssim"} <= set(METRICS.names())
     assert not METRICS.get("fid").higher_is_better and METRICS.get("rc").higher_is_better
     with pytest.raises(ValueError, match="Known metrics: fc, fid"):
-        METRICS.get("lpips")
+        METRICS.get("nosuch")
 
 
 def test_feature_cache_is_by_content_and_bounded():

@@ -141,11 +141,12 @@ def _accumulated_weights(tiny_config, accumulate, strategy, batches):
 def test_accumulation_equals_the_large_batch(tiny_config, strategy):
     """An update at a batch of 4 (per replica) accumulated over 2 micro-batches of 2 equals
     the update at batch 4 in one piece (weights, image pools, moments)."""
-    make = tf.distribute.MirroredStrategy if strategy == "mirrored" else tf.distribute.get_strategy
+    from keras_i2i.training.strategy import make_strategy  # a fresh collective key base per strategy
+
     replicas = 2 if strategy == "mirrored" else 1
     batches = _fixed_batches(1, 4 * replicas)
-    whole = _accumulated_weights(tiny_config, 1, make(), batches)
-    split = _accumulated_weights(tiny_config, 2, make(), batches)
+    whole = _accumulated_weights(tiny_config, 1, make_strategy(strategy), batches)
+    split = _accumulated_weights(tiny_config, 2, make_strategy(strategy), batches)
     assert len(whole) == len(split) > 20
     for a, b in zip(whole, split):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
