@@ -125,6 +125,9 @@ def check_model_common(model) -> None:
             raise ConfigError(f"model.frozen: {name!r} is not a sub-network name (e.g. gen_a2b).")
 
 
+#: The metrics of ``keras_i2i.metrics.METRICS`` (``train.eval_metrics`` is checked against them
+#: without importing the metrics; a test keeps them in step).
+METRIC_NAMES = ("fc", "fid", "kid", "lpips", "psnr", "rc", "ssim")
 #: ``train.strategy`` names (``train --strategy``); built by :mod:`keras_i2i.training.strategy`.
 STRATEGIES = ("auto", "default", "mirrored", "multiworker", "tpu")
 #: The image-to-image generators of ``keras_i2i.networks.GENERATORS`` (model configs and
@@ -453,13 +456,39 @@ def validate(cfg: Config) -> None:
         )
     check_optimizers(train, cfg.model.name)
     if train.eval_every or train.keep_best:  # metric names and keep_best (the trainer checks the strategy too)
-        from keras_i2i.metrics.runs import check_train_eval
-
         check_train_eval(train)
     check_model_common(cfg.model)
     check = getattr(cfg.model, "validate", None)
     if check is not None:
         check(data)
+
+
+def keep_best_key(keep_best: str) -> str:
+    """``"fid"`` -> ``"mean/fid"``; ``"a2b/fid"`` stays."""
+    return keep_best if "/" in keep_best else f"mean/{keep_best}"
+
+
+def check_train_eval(train) -> None:
+    """Fail at load time when the ``train.eval_*``/``keep_best`` settings cannot work (metric
+    names from :data:`METRIC_NAMES`, so the config imports no metrics code)."""
+    if train.eval_every < 0:
+        raise ConfigError(f"train.eval_every must be 0 (off) or a number of epochs; got {train.eval_every}.")
+    metrics = list(dict.fromkeys(train.eval_metrics))
+    known = ", ".join(sorted(METRIC_NAMES))
+    if train.eval_every:
+        if not metrics:
+            raise ConfigError(f"train.eval_metrics: No metrics given. Known metrics: {known}")
+        for name in metrics:
+            if name not in METRIC_NAMES:
+                raise ConfigError(f"train.eval_metrics: Unknown metric {name!r}. Known metrics: {known}")
+    if train.keep_best is None:
+        return
+    if not train.eval_every:
+        raise ConfigError("train.keep_best needs train.eval_every (epochs between evaluations).")
+    name = keep_best_key(train.keep_best).rsplit("/", 1)[1]
+    if name not in metrics:
+        raise ConfigError(f"train.keep_best: {name!r} is not one of train.eval_metrics ({', '.join(metrics)}). "
+                          f"Known metrics: {known}")
 
 
 def load_config(name_or_path: str | os.PathLike = "quickstart", overrides=()) -> Config:

@@ -36,3 +36,11 @@ def test_names_offered_without_keras_match_the_registries():
     from keras_i2i.networks import GENERATORS
 
     assert sorted(GENERATOR_NAMES) == GENERATORS.names()
+
+
+def test_metric_names_offered_without_the_metrics_match_the_registry():
+    import keras_i2i.metrics  # noqa: F401  (registers the metrics)
+    from keras_i2i.config import METRIC_NAMES
+    from keras_i2i.metrics.base import METRICS
+
+    assert sorted(METRIC_NAMES) == METRICS.names()

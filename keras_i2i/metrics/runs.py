@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Optional, Sequence
 
 from keras_i2i.data.images import DataError
+from keras_i2i.config import keep_best_key
 from keras_i2i.metrics.base import METRICS
 from keras_i2i.metrics.evaluate import (
     EvalReport, ImageStore, append_jsonl, checkpoint_step, evaluate, keras_translator, resolve_metrics,
@@ -199,31 +200,14 @@ def make_evaluator(cfg, domains):
 
 
 def check_train_eval(train, multiworker: bool = False) -> None:
-    """Fail before training when the ``train.eval_*``/``keep_best`` settings cannot work."""
-    from keras_i2i.config import ConfigError
+    """Fail before training when the ``train.eval_*``/``keep_best`` settings cannot work:
+    :func:`keras_i2i.config.check_train_eval`, and keep_best needs a single worker."""
+    from keras_i2i.config import ConfigError, check_train_eval as check_config
 
-    if train.eval_every < 0:
-        raise ConfigError(f"train.eval_every must be 0 (off) or a number of epochs; got {train.eval_every}.")
-    try:
-        metrics = resolve_metrics(train.eval_metrics) if train.eval_every else list(train.eval_metrics)
-    except ValueError as err:
-        raise ConfigError(f"train.eval_metrics: {err}") from None
-    if train.keep_best is None:
-        return
-    if not train.eval_every:
-        raise ConfigError("train.keep_best needs train.eval_every (epochs between evaluations).")
-    name = keep_best_key(train.keep_best).rsplit("/", 1)[1]
-    if name not in metrics:
-        raise ConfigError(f"train.keep_best: {name!r} is not one of train.eval_metrics ({', '.join(metrics)}). "
-                          f"Known metrics: {', '.join(METRICS.names())}")
-    if multiworker:
+    check_config(train)
+    if multiworker and train.keep_best is not None:
         raise ConfigError("train.keep_best is not supported with several workers (every worker would have to "
                           "take part in saving the best checkpoint); evaluate the saved checkpoints afterwards.")
-
-
-def keep_best_key(keep_best: str) -> str:
-    """``"fid"`` -> ``"mean/fid"``; ``"a2b/fid"`` stays."""
-    return keep_best if "/" in keep_best else f"mean/{keep_best}"
 
 
 def periodic_evaluation(cfg, domains, checkpoint, run_dir, writer, total_steps=None, guard=None):
