@@ -438,6 +438,27 @@ class _MinPsnr(click.ParamType):
             self.fail(f"{value!r} is not MODE=DB (e.g. int8=26).", param, ctx)
 
 
+def _export_android(run_dir, android_dir, other_outputs, quantize, direction, size, io, calibration,
+                    calibration_count, min_psnr, parity_count, checkpoint, force):
+    """``export --android DIR``: the .tflite files and model.json the Android app reads."""
+    from keras_i2i.export import ExportError
+    from keras_i2i.export.android import export_android
+
+    if other_outputs:
+        raise click.UsageError("--android writes only .tflite files and model.json: leave out --onnx, "
+                               "--onnx-quantize and --out.")
+    try:
+        report, written = export_android(
+            run_dir, android_dir, modes=quantize, directions=direction, size=size, io=io or "uint8", force=force,
+            calibration=calibration, calibration_count=calibration_count, min_psnr=dict(min_psnr),
+            parity_count=parity_count, checkpoint=checkpoint,
+        )
+    except ExportError as err:
+        raise click.ClickException(str(err)) from None
+    click.echo(report.table())
+    click.echo(f"For the Android app in {android_dir}: {', '.join(Path(p).name for p in written)}")
+
+
 @main.command("export")
 @click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A run directory written by `keras-i2i train`.")
@@ -468,10 +489,13 @@ class _MinPsnr(click.ParamType):
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. [default: RUN_DIR/export]")
 @click.option("--checkpoint", default=None, help="A checkpoint prefix to export instead of the latest one.")
+@click.option("--android", "android_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="Write only what the Android app reads (the .tflite files and model.json) into this folder, "
+                   "e.g. mobile_demo/android/app/src/main/assets; refuses files the app cannot run.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging (tracebacks of failed conversions).")
 def export(run_dir, tflite, onnx, quantize, onnx_quantize, direction, size, io, calibration, calibration_count,
-           min_psnr, parity_count, out_dir, checkpoint, force, verbose):
+           min_psnr, parity_count, out_dir, checkpoint, android_dir, force, verbose):
     """Export a run's translators to TFLite and/or ONNX, checked against Keras.
 
     One file per direction and mode (a2b.fp32.tflite, a2b.int8.tflite, a2b.onnx ...) and
@@ -483,6 +507,10 @@ def export(run_dir, tflite, onnx, quantize, onnx_quantize, direction, size, io, 
     _setup_logging(verbose)
     from keras_i2i.export import ExportError, export_run
 
+    if android_dir is not None:
+        _export_android(run_dir, android_dir, onnx or onnx_quantize or out_dir is not None, quantize, direction, size,
+                        io, calibration, calibration_count, min_psnr, parity_count, checkpoint, force)
+        return
     formats = [f for f, on in (("tflite", tflite), ("onnx", onnx)) if on] or ["tflite"]
     try:
         report = export_run(
