@@ -26,12 +26,13 @@ import numpy as np
 ROOT = Path(__file__).resolve().parents[2]
 EMOJI = ROOT / "keras_i2i" / "data" / "bundled" / "emoji"
 
-#: (file, io, input shape, dtype, range, quantization): the model.json entries of the cases.
+#: (file, io, input shape, dtype, range, quantization): the model.json entries of the cases (io "float"
+#: with a quantized uint8 tensor: real values in [-1, 1] stored as uint8).
 MODELS = [
     ("pixels32.tflite", "uint8", [1, 32, 32, 3], "uint8", [0, 255], None),
     ("float48.tflite", "float", [1, 48, 48, 3], "float32", [-1, 1], None),
     ("float24x40.tflite", "float", [1, 24, 40, 3], "float32", [-1, 1], None),
-    ("quant30.tflite", "uint8", [1, 30, 30, 3], "uint8", [-1, 1], {"scale": 2 / 255, "zero_point": 128}),
+    ("quant30.tflite", "float", [1, 30, 30, 3], "uint8", [-1, 1], {"scale": 2 / 255, "zero_point": 128}),
     ("pixels96.tflite", "uint8", [1, 96, 96, 3], "uint8", [0, 255], None),
     ("float80x40.tflite", "float", [1, 80, 40, 3], "float32", [-1, 1], None),
 ]
@@ -54,13 +55,15 @@ def _frames(images: list[np.ndarray]) -> dict[str, np.ndarray]:
 
 
 def _entry(file, io, shape, dtype, value_range, quant) -> dict:
-    tensor = {"name": "image", "shape": shape, "layout": "NHWC", "dtype": dtype, "range": value_range,
-              "color": "RGB", "quantization": quant}
-    direction = file.split(".")[0]
-    return {"name": "golden", "model": "cyclegan", "direction": direction, "source_domain": "a",
-            "target_domain": "b", "sources": ["a"], "conditions": {}, "file": file, "format": "tflite",
-            "runtime": "litert", "io": io, "input": tensor, "output": dict(tensor),
-            "quantization": {"mode": "fp32"}}
+    """A ``model.json`` entry written through the schema's own writers (as export does)."""
+    from keras_i2i.directions import Direction
+    from keras_i2i.runtime.metadata import direction_fields, tensor_entry
+
+    tensor = tensor_entry({"name": "image", "shape": shape, "dtype": dtype, "quantization": quant}, io)
+    assert tensor["range"] == value_range, (file, tensor["range"])
+    direction = Direction(file.split(".")[0], ("a",), "b", {})
+    return {"name": "golden", "model": "cyclegan", **direction_fields(direction), "file": file, "format": "tflite",
+            "runtime": "litert", "io": io, "input": tensor, "output": dict(tensor), "quantization": {"mode": "fp32"}}
 
 
 def _recorded_output(spec, rng) -> np.ndarray:
