@@ -14,6 +14,8 @@ its module:
   :mod:`keras_i2i.runtime.metadata`) and ``export_report.json``;
 - :mod:`~keras_i2i.export.report`: :class:`ExportReport` and the parity table;
 - :mod:`~keras_i2i.export.common`: errors, I/O conventions, the traced image function.
+- :mod:`~keras_i2i.export.android`: ``export --android DIR``, only what the Android app
+  (``mobile_demo/android``) reads, refusing files it cannot run.
 
 File names: ``<direction>.<mode>.tflite`` (``a2b.fp32.tflite``, ``noto2fluent.int8.tflite``),
 ``<direction>.onnx`` and ``<direction>.int8.onnx``, one per direction of the model

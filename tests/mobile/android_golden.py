@@ -41,7 +41,8 @@ MODELS = [
 def _emoji(count: int = 4) -> list[np.ndarray]:
     from PIL import Image
 
-    files = sorted((EMOJI / "testA").glob("*.png"))[:count // 2] + sorted((EMOJI / "testB").glob("*.png"))[-(count // 2):]
+    half = count // 2
+    files = sorted((EMOJI / "testA").glob("*.png"))[:half] + sorted((EMOJI / "testB").glob("*.png"))[-half:]
     return [np.asarray(Image.open(f).convert("RGB")) for f in files]
 
 
@@ -116,7 +117,8 @@ def _write(out_dir: Path, resize, tensor_spec, Translator) -> dict:
         case = f"{frame_name}-{entry['direction']}-{mode}"
         files = {"input": x, "output": raw, "pixels": pixels, "final": final}
         for key, array in files.items():
-            (out_dir / f"{case}.{key}.bin").write_bytes(np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<")).tobytes())
+            little_endian = np.ascontiguousarray(array).astype(array.dtype.newbyteorder("<"))
+            (out_dir / f"{case}.{key}.bin").write_bytes(little_endian.tobytes())
         cases.append({"name": case, "frame": f"{frame_name}.rgb", "frame_width": frame.shape[1],
                       "frame_height": frame.shape[0], "model": entry["file"], "crop": mode == "crop",
                       "box": [top, left, box_h, box_w], **{k: f"{case}.{k}.bin" for k in files}})
