@@ -226,6 +226,12 @@ class TranslationModel(keras.Model):
         """Named image tensors for sample grids (``real_a``, ``fake_b`` ...)."""
         raise NotImplementedError
 
+    def prepare(self, dataset) -> None:
+        """Called by the trainer once before step 0 of a new run (never on ``--resume``),
+        after ``init_from``, with the training stream (``tf.data``, batches as
+        ``dataset_kind`` says): measure what the model needs from the data, e.g. feature
+        statistics held in non-trainable, checkpointed weights. Default: nothing."""
+
     # -- shared machinery -------------------------------------------------------------
     def make_optimizers(self, settings: dict[str, dict]) -> dict[str, keras.optimizers.Optimizer]:
         """One optimizer per player from its resolved ``settings`` (the keyword arguments

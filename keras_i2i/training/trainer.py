@@ -173,6 +173,8 @@ class Trainer:
         elif hasattr(cfg.model, "init_from"):  # before step 0; what was loaded (or nothing) goes into config.yaml
             record = apply_init_from(model, cfg.model.init_from, self.init_sources)
             self.cfg = cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from_record=record))
+        if not self.resume:  # what the model measures on the data before step 0 (checkpointed)
+            model.prepare(data.dataset(0))
         if self.chief:
             if self.resume:  # before the manager reads the index: a newer save that failed to load is kept
                 set_aside_newer(ckpt_dir, path)
