@@ -188,6 +188,60 @@ def train(config_name, overrides, run_dir, resume_dir, overwrite, strategy, dry_
 
 
 @main.command()
+@click.option("--teacher", "teacher_dir", required=True,
+              type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="The run to distil: any trained or imported run directory.")
+@click.option("--direction", default=None, metavar="NAME",
+              help="The teacher's direction to distil (a wrong name lists them). [default: its first]")
+@click.option("--checkpoint", default=None, metavar="PREFIX|NAME",
+              help="The teacher's checkpoint (ckpt-N or a prefix). [default: its newest complete one]")
+@click.option("--config", "config_name", default="distill/emoji64", metavar="NAME|PATH",
+              help="A distill config: the student, the losses, training (configs/distill/: emoji64, resnet9_256).")
+@click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
+              help="Override a config field, e.g. --set model.ngf=24 --set train.max_steps=500. Repeatable.")
+@click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
+              help="The student's run directory. [default: runs/<config name>]")
+@click.option("--overwrite", is_flag=True,
+              help="Start even if --run-dir is not empty: its old contents first move, whole, to <run-dir>.old-<time>.")
+@click.option("--strategy", type=click.Choice(STRATEGIES), default=None,
+              help="tf.distribute strategy. [default: train.strategy from the config, auto]")
+@click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+def distill(teacher_dir, direction, checkpoint, config_name, overrides, run_dir, overwrite, strategy, dry_run, verbose):
+    """Distil a run's translator into a small real-time student (GAN Compression's mobile ResNet).
+
+    A new run whose model (model.name: distill) learns from the frozen teacher: L1 to its
+    translations of real source images, its block activations where it has them, and a
+    discriminator started from the teacher's. Its config.yaml records the teacher run,
+    checkpoint and sha256. It is a run like any other: continue it with
+    `keras-i2i train --resume RUN_DIR`, then evaluate, export and run it in the webcam.
+    """
+    _setup_logging(verbose)
+    from keras_i2i import runs
+    from keras_i2i.config import dump_config
+    from keras_i2i.training.distill import distill_config
+
+    cfg = distill_config(teacher_dir, config_name, direction=direction, checkpoint=checkpoint, overrides=overrides)
+    run_dir = run_dir or Path("runs") / cfg.name
+    if dry_run:
+        click.echo(dump_config(cfg), nl=False)
+        return
+    if runs.is_chief_process():
+        runs.prepare_new_run_dir(run_dir, overwrite=overwrite)
+    from keras_i2i.training.trainer import TrainingDiverged, train as run_training
+
+    try:
+        result = run_training(cfg, run_dir, strategy=strategy, verbose=1 if sys.stdout.isatty() else 2)
+    except TrainingDiverged as err:
+        click.echo(f"Error: {err}", err=True)
+        sys.exit(3)
+    if result.interrupted:
+        click.echo(f"Stopped at step {result.step}; resume with: keras-i2i train --resume {run_dir}", err=True)
+        sys.exit(130)
+    click.echo(f"Distilled to step {result.step} in {run_dir}")
+
+
+@main.command()
 @click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
               help="A run directory written by `keras-i2i train`.")
 @click.option("--input", "input_path", required=True, type=click.Path(exists=True, path_type=Path),

@@ -230,6 +230,8 @@ def _type_name(tp: Any) -> str:
 
 
 def _coerce(value: Any, tp: Any, key: str) -> Any:
+    if tp is Any:  # kept as YAML gives it (e.g. another run's whole model section)
+        return value
     if dataclasses.is_dataclass(tp):  # a nested section, e.g. the values of train.optimizers
         return from_dict(tp, value, key + ".")
     origin = typing.get_origin(tp)

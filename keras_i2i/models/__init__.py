@@ -4,10 +4,11 @@ from keras_i2i.models import cyclegan, imported  # noqa: F401  (registers "cycle
 from keras_i2i.models.base import MODELS, TranslationModel, build_model, register_model
 from keras_i2i.models.cyclegan import CycleGAN, CycleGANConfig
 from keras_i2i.models.xgan import XGAN, XGANConfig  # registers "xgan"
+from keras_i2i.models.distill import Distill, DistillConfig  # registers "distill"
 from keras_i2i.models.cascaded import Cascaded, CascadedConfig  # registers "cascaded"
 from keras_i2i.models.imported import ImportedConfig, ImportedGenerators
 
 __all__ = [
-    "MODELS", "Cascaded", "CascadedConfig", "CycleGAN", "CycleGANConfig", "ImportedConfig", "ImportedGenerators", "TranslationModel", "build_model",
+    "MODELS", "Cascaded", "CascadedConfig", "CycleGAN", "CycleGANConfig", "Distill", "DistillConfig", "ImportedConfig", "ImportedGenerators", "TranslationModel", "build_model",
     "register_model", "XGAN", "XGANConfig",
 ]

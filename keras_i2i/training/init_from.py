@@ -7,9 +7,11 @@ the trainer fills those named in ``model.init_from`` from
 
 - another run: ``RUN_DIR`` (its newest complete checkpoint) or ``RUN_DIR:ckpt-N`` (a
   checkpoint name or prefix); ``...#NAME`` takes the source's sub-network ``NAME``
-  instead of the one of the same name. Only that sub-network is read from the
-  checkpoint (a partial restore into a model rebuilt from the source's ``config.yaml``),
-  then copied variable by variable, each shape checked;
+  instead of the one of the same name, or, where ``NAME`` is one of the source's
+  directions, its translator for that direction (as ``load_run`` gives it: a distilled
+  student's teacher). Only that sub-network is read from the checkpoint (a partial
+  restore into a model rebuilt from the source's ``config.yaml``), then copied variable
+  by variable, each shape checked;
 - a Keras weights file of that sub-network (``.weights.h5``, from ``save_weights``);
 - a saved Keras model (``.keras``) whose weights are copied in the same way.
 
@@ -210,6 +212,8 @@ def _run_weights(source: Source, key: str) -> list:
     except ConfigError as err:
         raise ConfigError(f"{key}: {source.path / CONFIG_FILE}: {err}") from None
     other = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed, domains=run_domains(cfg))
+    if source.sub_network not in sub_networks(other) and source.sub_network in other.directions():
+        return _translator_weights(source, key)
     network = _sub_network(other, source.sub_network, key, where=str(source.path))
     status = tf.train.Checkpoint(model=tf.train.Checkpoint(**{source.sub_network: network})).restore(
         source.checkpoint)
@@ -220,6 +224,23 @@ def _run_weights(source: Source, key: str) -> list:
                           f"({str(err).splitlines()[0][:200]}).") from None
     status.expect_partial()  # the rest of the source run is not wanted
     return [v.numpy() for v in network.weights]
+
+
+def _translator_weights(source: Source, key: str) -> list:
+    """The weights of the source run's translator for direction ``source.sub_network``
+    at ``source.checkpoint``, as :func:`keras_i2i.runs.load_run` gives them (the EMA
+    weights where the run has them): what a distilled student's teacher needs from any
+    model, an imported one included."""
+    from keras_i2i.runs import load_run
+
+    policy = keras.mixed_precision.global_policy()  # load_run builds in float32
+    try:
+        _, other = load_run(source.path, source.checkpoint)
+    except RunError as err:
+        raise ConfigError(f"{key}: {err}") from None
+    finally:
+        keras.mixed_precision.set_global_policy(policy)
+    return [v.numpy() for v in other.translators()[source.sub_network].weights]
 
 
 def load_sub_network(model, name: str, source: Source) -> dict[str, str]:
