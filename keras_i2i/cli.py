@@ -653,8 +653,9 @@ def benchmark(models, threads, runs, warmup, frame, resize, json_path):
               help="What CHECKPOINT translates: the reference's G_A is a2b, its G_B is b2a.")
 @click.option("--reverse", "reverse", type=click.Path(exists=True, dir_okay=False, path_type=Path), default=None,
               help="The generator of the opposite direction too (e.g. latest_net_G_B.pth beside G_A).")
-@click.option("--arch", type=click.Choice(("auto", *GENERATOR_NAMES)), default="auto",
-              help="Generator architecture (cut_resnet: CUT/FastCUT's default); auto detects it from the keys.")
+@click.option("--arch", type=click.Choice(("auto", *GENERATOR_NAMES, "biggan")), default="auto",
+              help="Generator architecture (cut_resnet: CUT/FastCUT's default; biggan: a BigGAN-PyTorch G.pth or "
+                   "G_ema.pth, read as a class-conditional biggan run); auto detects the translators from the keys.")
 @click.option("--norm", type=click.Choice(("auto", "instance", "batch", "none")), default="auto",
               help="Normalization the generator was trained with; auto detects it from the keys.")
 @click.option("--ngf", type=click.IntRange(min=1), default=None,
@@ -665,9 +666,14 @@ def benchmark(models, threads, runs, warmup, frame, resize, json_path):
               help="Input side the run exports and translates at (the training crop size).")
 @click.option("--key", default=None,
               help="Entry of a wrapping checkpoint dict that holds the generator's state dict.")
+@click.option("--discriminator", "discriminator", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None, help="With --arch biggan: the BigGAN-PyTorch D.pth too (else the run's D starts fresh).")
+@click.option("--classes", default=None, metavar="NAMES",
+              help="With --arch biggan: comma-separated class (domain) names in label order. [default: class0, ...]")
 @click.option("--force", is_flag=True, help="Replace --out if it exists.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def import_torch(checkpoint, out_dir, direction, reverse, arch, norm, ngf, dropout, size, key, force, verbose):
+def import_torch(checkpoint, out_dir, direction, reverse, arch, norm, ngf, dropout, size, key, discriminator, classes,
+                 force, verbose):
     """Import a PyTorch CycleGAN, pix2pix, CUT or FastCUT generator (.pth) as a run.
 
     Reads the checkpoint's tensors only (torch.load with weights_only=True; files that
@@ -678,6 +684,20 @@ def import_torch(checkpoint, out_dir, direction, reverse, arch, norm, ngf, dropo
     _setup_logging(verbose)
     from keras_i2i.torch_import import TorchImportError, import_checkpoints
 
+    if arch == "biggan":
+        from keras_i2i.torch_import_biggan import import_biggan
+
+        names = [c.strip() for c in classes.split(",") if c.strip()] if classes else None
+        try:
+            report = import_biggan(checkpoint, out_dir, discriminator_path=discriminator, classes=names, key=key,
+                                   force=force)
+        except TorchImportError as err:
+            raise click.ClickException(str(err)) from None
+        click.echo(f"Imported {report['description']} into {out_dir}")
+        click.echo(f"Next: keras-i2i sample --run {out_dir} --domain {report['classes'][0]} --n 16 --out DIR")
+        return
+    if discriminator is not None or classes is not None:
+        raise click.UsageError("--discriminator and --classes go with --arch biggan.")
     checkpoints = {direction: checkpoint}
     if reverse is not None:
         checkpoints["b2a" if direction == "a2b" else "a2b"] = reverse
@@ -689,6 +709,29 @@ def import_torch(checkpoint, out_dir, direction, reverse, arch, norm, ngf, dropo
         raise click.ClickException(str(err)) from None
     click.echo(f"Imported {report.architecture.describe()} ({', '.join(sorted(report.sources))}) into {out_dir}")
     click.echo(f"Next: keras-i2i export --run {out_dir} --tflite --calibration DIR_OF_SOURCE_IMAGES")
+
+
+@main.command("sample")
+@click.option("--run", "run_dir", required=True, type=click.Path(exists=True, file_okay=False, path_type=Path),
+              help="A run of a generative model (model.name biggan), trained or imported.")
+@click.option("--domain", required=True, metavar="NAME", help="The class (domain) to draw; a wrong name lists them.")
+@click.option("--n", "n", type=click.IntRange(min=1, max=10000), default=16, help="Images to draw.")
+@click.option("--seed", type=click.IntRange(min=0), default=0, help="Seed of the latents (same seed, same images).")
+@click.option("--out", "out_dir", required=True, type=click.Path(file_okay=False, path_type=Path),
+              help="Folder for the PNGs (<domain>_s<seed>_<i>.png).")
+@click.option("--checkpoint", default=None, metavar="PREFIX|NAME", help="A checkpoint instead of the newest one.")
+@click.option("--force", is_flag=True, help="Overwrite files in --out of the output names that sample did not write.")
+@click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
+def sample(run_dir, domain, n, seed, out_dir, checkpoint, force, verbose):
+    """Draw images of one class from a generative run (BigGAN): its EMA generator where it
+    has one, in inference mode, latents N(0, I) drawn from --seed. --out must not be or be
+    inside the run's own files; PNGs that sample wrote there before are replaced.
+    """
+    _setup_logging(verbose)
+    from keras_i2i.sampling import sample_run
+
+    files = sample_run(run_dir, domain, out_dir, n=n, seed=seed, checkpoint=checkpoint, force=force)
+    click.echo(f"Wrote {len(files)} image(s) of {domain} to {out_dir}")
 
 
 @main.command("webcam")

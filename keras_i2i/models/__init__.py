@@ -6,6 +6,7 @@ from keras_i2i.models.cyclegan import CycleGAN, CycleGANConfig
 from keras_i2i.models.xgan import XGAN, XGANConfig  # registers "xgan"
 from keras_i2i.models.distill import Distill, DistillConfig  # registers "distill"
 from keras_i2i.models.cascaded import Cascaded, CascadedConfig  # registers "cascaded"
+from keras_i2i.models.biggan import BigGAN, BigGANConfig  # registers "biggan"
 from keras_i2i.models.imported import ImportedConfig, ImportedGenerators
 
 __all__ = [

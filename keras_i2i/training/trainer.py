@@ -290,6 +290,8 @@ class Trainer:
         from keras_i2i.data.images import list_image_files
 
         domains = {d.name: d for d in data.domains}
+        if not model.directions():  # a model that translates nothing (BigGAN generates)
+            return
         with model.ema_weights():  # the EMA generator, with train.ema_decay
             for direction, translator in model.translators().items():
                 source = domains[model.directions()[direction].primary_source].test

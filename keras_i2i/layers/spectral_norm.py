@@ -1,0 +1,151 @@
+"""Spectrally normalized convolution, dense and embedding layers, as BigGAN uses them.
+
+Each layer keeps its weight unnormalized (``kernel`` / ``embeddings``, PyTorch's
+``weight``) and two non-trainable states: ``u``, the left singular vector estimate of
+shape ``(1, outputs)`` (PyTorch BigGAN's ``u0``), and ``sv``, the last singular value
+estimate (``sv0``, kept for logging). Every call runs one step of the power iteration
+from the stored ``u`` and divides the weight by the singular value it gives; in training
+the new ``u`` and ``sv`` are stored (one update per forward pass, as BigGAN-PyTorch does),
+at inference they are not. ``u`` and ``v`` are constants for the gradient; the singular
+value ``v W^T u`` is not. So weights imported from BigGAN-PyTorch compute what PyTorch
+computes in ``train()`` and ``eval()`` mode alike.
+
+The weight matrix is PyTorch's ``weight.view(outputs, -1)``; a Keras kernel
+``(kh, kw, in, out)`` reshaped to ``(-1, out)`` is its transpose with permuted rows,
+which changes neither ``u`` nor the singular value.
+
+Reference:
+    Miyato et al., "Spectral Normalization for Generative Adversarial Networks",
+    ICLR 2018. https://arxiv.org/abs/1802.05957; Brock et al., "Large Scale GAN
+    Training for High Fidelity Natural Image Synthesis", ICLR 2019 (BigGAN-PyTorch's
+    ``layers.SN``).
+"""
+
+from __future__ import annotations
+
+import keras
+from keras import ops
+
+
+def _l2_normalize(x, eps):
+    """``torch.nn.functional.normalize``: ``x / max(||x||, eps)`` over the last axis."""
+    return x / ops.maximum(ops.sqrt(ops.sum(ops.square(x), axis=-1, keepdims=True)), eps)
+
+
+def power_iteration(w_t, u, eps: float = 1e-6):
+    """One power-iteration step for the top singular value of ``W`` (given as its
+    transpose ``w_t``, shape ``(inputs, outputs)``) from the estimate ``u`` ``(1, outputs)``.
+
+    Returns ``(sigma, u_new)``: ``v = normalize(u W)``, ``u_new = normalize(v W^T)``,
+    ``sigma = v W^T u_new^T``, with ``u`` and ``v`` held constant for the gradient.
+    """
+    w_const = ops.stop_gradient(w_t)
+    v = _l2_normalize(ops.matmul(u, ops.transpose(w_const)), eps)
+    u_new = ops.stop_gradient(_l2_normalize(ops.matmul(v, w_const), eps))
+    v = ops.stop_gradient(v)
+    sigma = ops.sum(ops.matmul(v, w_t) * u_new)
+    return sigma, u_new
+
+
+class _SpectralNorm:
+    """The ``u``/``sv`` state and the normalization shared by the three layers."""
+
+    def _build_sn(self, outputs: int):
+        self.u = self.add_weight(name="u", shape=(1, outputs), initializer=keras.initializers.RandomNormal(0.0, 1.0),
+                                 trainable=False, aggregation="only_first_replica")
+        self.sv = self.add_weight(name="sv", shape=(1,), initializer="ones", trainable=False,
+                                  aggregation="only_first_replica")
+
+    def _normalized(self, weight, w_t, training):
+        u = ops.cast(self.u, "float32")
+        sigma, u_new = power_iteration(ops.cast(w_t, "float32"), u, self.sn_epsilon)
+        if training:
+            self.u.assign(u_new)
+            self.sv.assign(ops.reshape(ops.stop_gradient(sigma), (1,)))
+        return ops.cast(ops.cast(weight, "float32") / sigma, self.compute_dtype)
+
+
+@keras.saving.register_keras_serializable(package="keras_i2i")
+class SNConv2D(_SpectralNorm, keras.layers.Conv2D):
+    """``keras.layers.Conv2D`` whose kernel is divided by its spectral norm (see the module).
+
+    Args:
+        sn_epsilon: the power iteration's normalization floor (BigGAN's ``SN_eps``; its
+            published configs use 1e-6).
+        **kwargs: ``keras.layers.Conv2D``'s.
+    """
+
+    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sn_epsilon = float(sn_epsilon)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_sn(self.filters)
+
+    def call(self, inputs, training=False):
+        kernel = self._normalized(self.kernel, ops.reshape(self.kernel, (-1, self.filters)), training)
+        outputs = ops.conv(inputs, kernel, strides=self.strides, padding=self.padding,
+                           dilation_rate=self.dilation_rate, data_format=self.data_format)
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    def get_config(self):
+        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
+
+
+@keras.saving.register_keras_serializable(package="keras_i2i")
+class SNDense(_SpectralNorm, keras.layers.Dense):
+    """``keras.layers.Dense`` whose kernel is divided by its spectral norm (see the module).
+
+    Args:
+        sn_epsilon: the power iteration's normalization floor.
+        **kwargs: ``keras.layers.Dense``'s.
+    """
+
+    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sn_epsilon = float(sn_epsilon)
+
+    def build(self, input_shape):
+        super().build(input_shape)
+        self._build_sn(self.units)
+
+    def call(self, inputs, training=False):
+        outputs = ops.matmul(inputs, self._normalized(self.kernel, self.kernel, training))
+        if self.use_bias:
+            outputs = outputs + ops.cast(self.bias, outputs.dtype)
+        return outputs
+
+    def get_config(self):
+        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
+
+
+@keras.saving.register_keras_serializable(package="keras_i2i")
+class SNEmbedding(_SpectralNorm, keras.layers.Embedding):
+    """``keras.layers.Embedding`` whose table is divided by its spectral norm, the table's
+    rows (one per class) being the outputs, as BigGAN-PyTorch's ``SNEmbedding``.
+
+    Args:
+        sn_epsilon: the power iteration's normalization floor.
+        **kwargs: ``keras.layers.Embedding``'s.
+    """
+
+    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sn_epsilon = float(sn_epsilon)
+
+    def build(self, input_shape=None):
+        super().build(input_shape)
+        self._build_sn(self.input_dim)
+
+    def call(self, inputs, training=False):
+        table = self._normalized(self.embeddings, ops.transpose(self.embeddings), training)
+        return ops.take(table, ops.cast(inputs, "int32"), axis=0)
+
+    def get_config(self):
+        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
+
+
+__all__ = ["SNConv2D", "SNDense", "SNEmbedding", "power_iteration"]
