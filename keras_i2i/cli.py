@@ -258,8 +258,11 @@ def distill(teacher_dir, direction, checkpoint, config_name, overrides, run_dir,
                    "or a name in the run's checkpoints/ (ckpt-4).")
 @click.option("--force", is_flag=True,
               help="Overwrite files in --output that translate did not write (it always replaces its own outputs).")
+@click.option("--refine-steps", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Cascaded runs: refine each translation by this many steps of gradient descent on the image, "
+                   "so its VGG features match the translated ones (offline quality; exported files do not do it).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def translate(run_dir, input_path, output_dir, direction, size, checkpoint, force, verbose):
+def translate(run_dir, input_path, output_dir, direction, size, checkpoint, force, refine_steps, verbose):
     """Translate images with a trained run; writes PNGs of the input sizes.
 
     Outputs keep the inputs' names with .png (cat.jpg -> cat.png); when two inputs would
@@ -279,7 +282,13 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
     cfg, model = load_run(run_dir, checkpoint)
     translators = model.translators()
     direction = pick(model.directions(), direction).name if direction else next(iter(translators))
-    written, skipped = translate_files(translators[direction], files, output_dir, size or cfg.data.crop_size, base=base,
+    translator = translators[direction]
+    if refine_steps:
+        if not hasattr(model, "refiner"):
+            raise click.ClickException(f"--refine-steps: model {cfg.model.name} has no optimization-based refinement "
+                                       "(cascaded runs have); leave it out.")
+        translator = model.refiner(direction, refine_steps)
+    written, skipped = translate_files(translator, files, output_dir, size or cfg.data.crop_size, base=base,
                                        force=force)
     if skipped and not written:
         path, reason = skipped[0]

@@ -63,7 +63,7 @@ class CascadedConfig(ModelConfig):
     n_blocks: int = bounded(4, at_least=0)  # residual blocks per feature translator
     ndf: int = bounded(64, at_least=1)
     n_layers_d: int = bounded(3, at_least=0)  # at most; fewer where the feature map is small
-    inverter_width: int = bounded(128, at_least=1)
+    inverter_width: int = bounded(128, at_least=1)  # capped at the shallower level's channels
     decoder_width: int = bounded(128, at_least=1)
     norm: str = choices("instance", "none", default="instance")
     gan_mode: str = choices("lsgan", "vanilla", "hinge", default="lsgan")
@@ -249,7 +249,8 @@ class Cascaded(TranslationModel):
                 setattr(self, f"disc_{d}_l{l}", patch_discriminator(
                     ndf=cfg.ndf, n_layers=n_layers, norm=cfg.norm, channels=ch, name=f"disc_{d}_l{l}"))
             for deep, l in zip(self.levels, self.levels[1:]):
-                setattr(self, f"inv_{d}_l{l}", inverter(LEVEL_CHANNELS[deep], LEVEL_CHANNELS[l], cfg.inverter_width,
+                setattr(self, f"inv_{d}_l{l}", inverter(LEVEL_CHANNELS[deep], LEVEL_CHANNELS[l],
+                                                       min(cfg.inverter_width, LEVEL_CHANNELS[l]),
                                                        2 ** (deep - l), name=f"inv_{d}_l{l}"))
             shallow = self.levels[-1]
             setattr(self, f"dec_{d}", decoder(LEVEL_CHANNELS[shallow], cfg.decoder_width, 2 ** (shallow - 1), cfg.norm,
@@ -513,6 +514,47 @@ class Cascaded(TranslationModel):
         logs = {name: tracker.result() for name, tracker in self.trackers.items()}
         logs["level"] = tf.gather(tf.constant(self.levels, tf.float32), index)
         return logs
+
+    def refiner(self, direction: str, steps: int, learning_rate: float = 0.05):
+        """Translation refined by optimization (offline only, not in exported files): a
+        callable ``images -> images`` that translates, then runs ``steps`` of Adam on
+        the image (parametrized as ``tanh(u)``, so it stays in [-1, 1]), starting from
+        the decoder's output, so that its VGG features at every level match the
+        translated ones (L1 on the target domain's standardized features).
+
+        Args:
+            direction: a name of :meth:`directions`.
+            steps: optimization steps (0: the decoder's image).
+            learning_rate: Adam's step on ``u``.
+        """
+        forward, backward = self.directions()
+        if direction not in (forward, backward):
+            raise ValueError(f"Unknown direction {direction!r}; known: {forward}, {backward}.")
+        src, dst = ("a", "b") if direction == forward else ("b", "a")
+        translator = self.translators()[direction]
+
+        def refine(images, training=False):
+            images = tf.convert_to_tensor(images, tf.float32)
+            start = translator(images, training=False)
+            if steps <= 0:
+                return start
+            target = self.cascade(self.features(images, src), src, dst, self.levels[-1])
+            u = tf.Variable(tf.atanh(tf.clip_by_value(start, -0.999, 0.999)))
+            optimizer = keras.optimizers.Adam(learning_rate)
+
+            @tf.function
+            def step():
+                with tf.GradientTape() as tape:
+                    feats = self.features(tf.tanh(u), dst)
+                    loss = tf.add_n([l1_loss(feats[l], target[l]) for l in self.levels])
+                optimizer.apply([tape.gradient(loss, u)], [u])
+                return loss
+
+            for _ in range(int(steps)):
+                step()
+            return tf.tanh(u)
+
+        return refine
 
     def sample(self, batch):
         real_a, real_b = batch

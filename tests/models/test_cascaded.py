@@ -144,6 +144,7 @@ def _gen(values, level, changed_from):
     return any(not np.array_equal(values[k], changed_from[k]) for k in keys)
 
 
+@pytest.mark.slow
 def test_one_step_per_level_and_resume_across_the_level_boundary_is_exact(emoji_root, tmp_path):
     from keras_i2i.config import load_config
     from keras_i2i.training.trainer import train
@@ -173,6 +174,7 @@ def test_one_step_per_level_and_resume_across_the_level_boundary_is_exact(emoji_
         np.testing.assert_array_equal(resumed[name], step2[name], err_msg=name)
 
 
+@pytest.mark.slow
 def test_exported_translator_passes_parity(tmp_path):
     # The offline lpips VGG16 (relu3_1 at 32 px is cheap): with random VGG weights TFLite
     # int8 parity is about 22 dB; with the real weights about 40 dB (the floor is 28).
@@ -194,3 +196,43 @@ def test_exported_translator_passes_parity(tmp_path):
         assert result["status"] == "ok", (name, result.get("reason"))
         assert result["parity"]["psnr_db"] >= result["min_psnr_db"]
     assert report.ok
+    # translate --refine-steps on the same run: the refined translation is written.
+    from click.testing import CliRunner
+
+    from keras_i2i.cli import main
+
+    result = CliRunner().invoke(main, ["translate", "--run", str(run), "--input", str(root / "testA"),
+                                       "--output", str(tmp_path / "refined"), "--refine-steps", "2"])
+    assert result.exit_code == 0, result.output
+    assert len(list((tmp_path / "refined").glob("*.png"))) == 4
+
+
+def test_refiner_moves_the_image_toward_the_translated_features():
+    model = tiny_model()
+    x = images(6)
+    model.prepare(tf.data.Dataset.from_tensors((x, images(7))))
+    target = model.cascade(model.features(x, "a"), "a", "b", 2)
+
+    def distance(y):
+        feats = model.features(y, "b")
+        return sum(float(tf.reduce_mean(tf.abs(feats[l] - target[l]))) for l in (3, 2))
+
+    start = model.refiner("a2b", 0)(x)
+    np.testing.assert_allclose(start, model.translators()["a2b"](x), atol=1e-6)
+    refined = model.refiner("a2b", 20)(x)
+    assert np.all(np.abs(refined) <= 1.0)
+    assert distance(refined) < 0.9 * distance(start)
+    with pytest.raises(ValueError, match="Unknown direction"):
+        model.refiner("b2c", 1)
+
+
+def test_refine_steps_on_a_model_without_refinement_is_a_clear_error(trained_run, tmp_path):
+    from click.testing import CliRunner
+
+    from keras_i2i.cli import main
+
+    source = next((trained_run.parent / "data" / "testA").glob("*.png"))
+    result = CliRunner().invoke(main, ["translate", "--run", str(trained_run), "--input", str(source),
+                                       "--output", str(tmp_path / "out"), "--refine-steps", "2"])
+    assert result.exit_code != 0 and "Error: --refine-steps: model cyclegan" in result.output
+    assert not (tmp_path / "out").exists()
