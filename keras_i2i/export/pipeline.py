@@ -272,6 +272,7 @@ def _run_job(job: _Job, translator, size, out_dir: Path, parity_set, reference, 
         return result
 
     result["size_bytes"] = len(content)
+    result["macs"] = _macs(job.fmt, content)
     reason = None
     try:
         summary = checks.inspect_tflite(content) if job.fmt == "tflite" else checks.inspect_onnx(content)
@@ -321,6 +322,18 @@ def _run_job(job: _Job, translator, size, out_dir: Path, parity_set, reference, 
     metadata.update_model_json(out_dir, [entry])
     logger.info("%s: ok, %.2f dB", job.file, result["parity"]["psnr_db"])
     return result
+
+
+def _macs(fmt: str, content: bytes):
+    """The file's multiply-accumulates per image (:mod:`keras_i2i.macs`), None where they
+    cannot be counted."""
+    from keras_i2i import macs
+
+    try:
+        return macs.tflite_macs(content) if fmt == "tflite" else macs.onnx_macs(content)
+    except Exception as err:  # noqa: BLE001 - a count is information, never a reason to fail
+        logger.debug("MACs of a %s file not counted: %s", fmt, err)
+        return None
 
 
 def _write_rejected(out_dir: Path, file: str, content: bytes, result: dict) -> None:

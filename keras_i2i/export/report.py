@@ -14,7 +14,8 @@ class ExportReport:
     ``target_domain``, ``format``, ``runtime``, ``mode``, ``io``, ``status`` (``ok``,
     ``rejected`` or ``error``), ``min_psnr_db``, ``parity`` (``psnr_db``,
     ``max_abs_error``, ``mean_abs_error``, ``images``, ``source``, ``runtime``), ``checks``
-    (op counts, problems), ``calibration``, ``path``, ``reason``, ``seconds``.
+    (op counts, problems), ``calibration``, ``path``, ``reason``, ``seconds``, ``macs``
+    (multiply-accumulates per image, :mod:`keras_i2i.macs`).
     """
 
     run_dir: str
@@ -50,19 +51,19 @@ class ExportReport:
 
 def format_table(rows: list[dict]) -> str:
     """The parity table printed by ``keras-i2i export``: one line per file."""
-    header = ("file", "runtime", "io", "PSNR dB", "max err", "min dB", "status")
+    header = ("file", "runtime", "io", "GMAC", "PSNR dB", "max err", "min dB", "status")
     lines = [header]
     for r in rows:
         parity = r.get("parity") or {}
         lines.append((
-            r["file"], r["runtime"], r["io"],
+            r["file"], r["runtime"], r["io"], f"{r['macs'] / 1e9:.3f}" if r.get("macs") is not None else "-",
             f"{parity['psnr_db']:.2f}" if "psnr_db" in parity else "-",
             f"{parity['max_abs_error']:.0f}" if "max_abs_error" in parity else "-",
             f"{r['min_psnr_db']:.1f}" if r.get("min_psnr_db") is not None else "-",
             r["status"],
         ))
     widths = [max(len(str(line[i])) for line in lines) for i in range(len(header))]
-    right = {3, 4, 5}
+    right = {3, 4, 5, 6}
     return "\n".join(
         "  ".join(str(v).rjust(w) if i in right else str(v).ljust(w) for i, (v, w) in enumerate(zip(line, widths))).rstrip()
         for line in lines

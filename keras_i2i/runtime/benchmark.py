@@ -82,6 +82,7 @@ def benchmark_translator(translator: Translator, runs: int = 50, warmup: int = 5
         "io": translator.metadata.get("io", translator.input_spec.dtype),
         "input_size": list(translator.input_size),
         "size_bytes": translator.path.stat().st_size,
+        "macs": _file_macs(translator.path),
         "threads": translator.num_threads,
         "resize": translator.resize,
         "frame": list(frame),
@@ -89,6 +90,18 @@ def benchmark_translator(translator: Translator, runs: int = 50, warmup: int = 5
         "end_to_end": end_to_end,
         "versions": translator.versions,
     }
+
+
+def _file_macs(path: Path) -> Optional[int]:
+    """Multiply-accumulates per image of a model file (:mod:`keras_i2i.macs`: convolution
+    and dense layers), None where they cannot be counted (an ONNX file without the
+    ``onnx`` package)."""
+    from keras_i2i.macs import file_macs
+
+    try:
+        return file_macs(path)
+    except Exception:  # noqa: BLE001 - a count is information, never a reason to fail
+        return None
 
 
 def machine_info(extra_packages: Sequence[str] = ()) -> dict:
@@ -137,14 +150,15 @@ def run_benchmark(paths: Sequence[str | os.PathLike], threads: Optional[int] = N
 
 
 def format_table(results: Sequence[dict]) -> str:
-    """One line per model: model-alone and end-to-end p50/p95 (ms) and images/s."""
-    header = ("file", "backend", "mode", "io", "MB", "input", "model p50", "p95", "img/s", "e2e p50", "p95", "img/s")
+    """One line per model: size, GMAC, model-alone and end-to-end p50/p95 (ms) and images/s."""
+    header = ("file", "backend", "mode", "io", "MB", "GMAC", "input", "model p50", "p95", "img/s", "e2e p50", "p95",
+              "img/s")
     lines = [header]
     for r in results:
         m, e = r["model"], r["end_to_end"]
         lines.append((
             r["file"], r["backend"], str(r["mode"]), str(r["io"]), f"{r['size_bytes'] / 1e6:.2f}",
-            "x".join(str(v) for v in r["input_size"][::-1]),
+            f"{r['macs'] / 1e9:.3f}" if r.get("macs") is not None else "-", "x".join(str(v) for v in r["input_size"][::-1]),
             f"{m['p50_ms']:.2f}", f"{m['p95_ms']:.2f}", f"{m['throughput_ips']:.1f}",
             f"{e['p50_ms']:.2f}", f"{e['p95_ms']:.2f}", f"{e['throughput_ips']:.1f}",
         ))

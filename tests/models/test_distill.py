@@ -135,7 +135,12 @@ def test_exported_student_passes_parity(distilled, tmp_path):
     report = export_run(run_dir, modes="fp32", out=tmp_path)
     result = report.result("a2b.fp32.tflite")
     assert report.ok and result["status"] == "ok" and result["checks"]["problems"] == []
-    assert file_macs(tmp_path / "a2b.fp32.tflite") == mobile_resnet_macs(4, 2, 32)
+    assert file_macs(tmp_path / "a2b.fp32.tflite") == result["macs"] == mobile_resnet_macs(4, 2, 32)
+    assert "GMAC" in report.table()
+    from keras_i2i.runtime.benchmark import format_table, run_benchmark
+
+    timed = run_benchmark([tmp_path / "a2b.fp32.tflite"], threads=1, runs=2, warmup=0)["results"][0]
+    assert timed["macs"] == result["macs"] and "GMAC" in format_table([timed])
     names = {op["op_name"] for op in _tflite_ops(tmp_path / "a2b.fp32.tflite")}
     assert "DEPTHWISE_CONV_2D" in names and "MIRROR_PAD" not in names
 
