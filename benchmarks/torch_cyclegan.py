@@ -440,16 +440,20 @@ class TorchCycleGAN(nn.Module):
         lambda_A, lambda_B: cycle-loss weights (10). lambda_identity: identity weight
             relative to them (0.5).
         lr, beta1, beta2: Adam (2e-4, 0.5, 0.999).
-        autocast_dtype: run forward passes under ``torch.autocast("cpu", dtype)``
-            (bf16 / fp16 benchmarks); ``None`` is float32, as the reference.
+        autocast_dtype: run forward passes under ``torch.autocast(device type, dtype)``
+            (bf16 / fp16 benchmarks; fp16 scales the losses with a ``GradScaler``);
+            ``None`` is float32, as the reference.
         seed: seeds ``torch.manual_seed`` (weights) and the image pools.
+        device: where the networks live (``"cpu"``, ``"cuda"``); the inputs of
+            :meth:`optimize_parameters` must be on it too.
     """
 
     def __init__(self, generator: str = "resnet_9blocks", discriminator: str = "basic", ngf: int = 64,
                  ndf: int = 64, n_layers_D: int = 3, norm: str = "instance", use_dropout: bool = False,
                  init_gain: float = 0.02, gan_mode: str = "lsgan", lambda_A: float = 10.0, lambda_B: float = 10.0,
                  lambda_identity: float = 0.5, pool_size: int = 50, lr: float = 2e-4, beta1: float = 0.5,
-                 beta2: float = 0.999, autocast_dtype: torch.dtype | None = None, seed: int = 0):
+                 beta2: float = 0.999, autocast_dtype: torch.dtype | None = None, seed: int = 0,
+                 device: str | torch.device = "cpu"):
         super().__init__()
         torch.manual_seed(seed)
         g = dict(ngf=ngf, norm=norm, use_dropout=use_dropout, init_gain=init_gain)
@@ -469,14 +473,16 @@ class TorchCycleGAN(nn.Module):
         self.optimizer_D = torch.optim.Adam(
             itertools.chain(self.netD_A.parameters(), self.netD_B.parameters()), lr=lr, betas=(beta1, beta2))
         self.autocast_dtype = autocast_dtype
-        self.scaler = torch.amp.GradScaler("cpu") if autocast_dtype == torch.float16 else None
+        self.device_type = torch.device(device).type
+        self.scaler = torch.amp.GradScaler(self.device_type) if autocast_dtype == torch.float16 else None
+        self.to(device)  # before the first step: Adam's state is created on the parameters' device
         self.train()
 
     # -- the reference's steps ------------------------------------------------------
     def _autocast(self):
         if self.autocast_dtype is None:
-            return torch.autocast("cpu", enabled=False)
-        return torch.autocast("cpu", dtype=self.autocast_dtype)
+            return torch.autocast(self.device_type, enabled=False)
+        return torch.autocast(self.device_type, dtype=self.autocast_dtype)
 
     @staticmethod
     def set_requires_grad(nets, requires_grad: bool):
