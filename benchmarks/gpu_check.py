@@ -343,6 +343,8 @@ def print_table(report: dict) -> None:
         if i == 0:
             print("  ".join("-" * w for w in widths))
     goal = report["goal"]
+    if not goal["per_batch"]:
+        print("goal: not measured (no keras bf16_xla row)")
     for batch, v in goal["per_batch"].items():
         print(f"goal b{batch}: " + ("not measured" if v["speedup"] is None else
                                      f"{v['speedup']:.2f}x ({'met' if v['met'] else 'NOT met'}, target {GOAL_SPEEDUP}x)")
