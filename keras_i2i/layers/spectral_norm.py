@@ -47,6 +47,23 @@ def power_iteration(w_t, u, eps: float = 1e-6):
     return sigma, u_new
 
 
+def one_hot_lookup(table, labels):
+    """``table[labels]`` as a one-hot matrix product: exact, with a dense gradient (which
+    gradient accumulation can sum, unlike a gather's ``IndexedSlices``) and no gather in
+    the graph (XLA recompiled gathers every step)."""
+    onehot = ops.one_hot(ops.cast(labels, "int32"), ops.shape(table)[0], dtype=table.dtype)
+    return ops.matmul(onehot, table)
+
+
+@keras.saving.register_keras_serializable(package="keras_i2i")
+class OneHotEmbedding(keras.layers.Embedding):
+    """``keras.layers.Embedding`` looked up by :func:`one_hot_lookup` (BigGAN's shared
+    class embedding)."""
+
+    def call(self, inputs):
+        return one_hot_lookup(ops.cast(self.embeddings, self.compute_dtype), inputs)
+
+
 class _SpectralNorm:
     """The ``u``/``sv`` state and the normalization shared by the three layers."""
 
@@ -142,10 +159,10 @@ class SNEmbedding(_SpectralNorm, keras.layers.Embedding):
 
     def call(self, inputs, training=False):
         table = self._normalized(self.embeddings, ops.transpose(self.embeddings), training)
-        return ops.take(table, ops.cast(inputs, "int32"), axis=0)
+        return one_hot_lookup(table, inputs)
 
     def get_config(self):
         return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
 
 
-__all__ = ["SNConv2D", "SNDense", "SNEmbedding", "power_iteration"]
+__all__ = ["OneHotEmbedding", "SNConv2D", "SNDense", "SNEmbedding", "one_hot_lookup", "power_iteration"]

@@ -134,8 +134,13 @@ class BigGAN(TranslationModel):
         return net.trainable_variables
 
     def call(self, inputs, training=False):
-        z, labels = inputs
-        return self.generator(z, labels, training=training)
+        """``(z, labels)`` -> generated images; images alone (what ``fit`` passes when it
+        builds the model under a distribution strategy) -> the discriminator's logits
+        for class 0, at inference."""
+        if isinstance(inputs, (tuple, list)):
+            z, labels = inputs
+            return self.generator(z, labels, training=training)
+        return self.discriminator(inputs, ops.zeros((ops.shape(inputs)[0],), "int32"), training=False)
 
     # -- drawing -------------------------------------------------------------------------
     def _draw(self, n, stream: int):

@@ -19,7 +19,7 @@ from keras import ops
 
 from keras_i2i.layers.attention import SelfAttention
 from keras_i2i.layers.batch_norm import ConditionalBatchNorm, StoredBatchNorm
-from keras_i2i.layers.spectral_norm import SNConv2D, SNDense, SNEmbedding
+from keras_i2i.layers.spectral_norm import OneHotEmbedding, SNConv2D, SNDense, SNEmbedding
 
 #: resolution -> (in multipliers, out multipliers, block output resolutions) of G
 G_ARCH = {
@@ -189,7 +189,7 @@ class BigGANGenerator(keras.Model):
         self.block_resolutions = resolutions
         self.block_channels = tuple(self.ch * m for m in outs)
         sub = (lambda i: None if seed is None else seed + 100 * i)
-        self.shared = keras.layers.Embedding(self.num_classes, self.shared_dim, embeddings_initializer=_ortho(sub(1)),
+        self.shared = OneHotEmbedding(self.num_classes, self.shared_dim, embeddings_initializer=_ortho(sub(1)),
                                              name="shared")
         self.linear = SNDense(self.ch * ins[0] * BOTTOM_WIDTH ** 2, sn_epsilon=sn_epsilon,
                               kernel_initializer=_ortho(sub(2)), name="linear")
