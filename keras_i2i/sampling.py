@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import io
-import logging
 from pathlib import Path
 
 import numpy as np
@@ -11,8 +10,6 @@ from PIL import Image
 
 from keras_i2i.outputs import OutputError, check_not_input, check_writable_dir, make_dir, run_inputs, write_error
 from keras_i2i.runs import RunError
-
-logger = logging.getLogger(__name__)
 
 #: The PNG text chunk that marks a file as written by :func:`sample_run`: only such files
 #: are overwritten when sampling into a folder again (unless ``force``).
@@ -45,7 +42,8 @@ def check_outputs(run_dir, out_dir, domain: str, n: int, seed: int, force: bool 
     foreign = [p for p in files if p.exists() and not force and not _written_by_sample(p)]
     if foreign:
         raise OutputError(f"{out_dir} already holds {len(foreign)} file(s) of the output names that keras-i2i sample "
-                          f"did not write (e.g. {foreign[0]}); choose another --out, or pass --force to overwrite them.")
+                          f"did not write (e.g. {foreign[0]}); choose another --out, or pass --force to overwrite "
+                          "them.")
     return files
 
 

@@ -139,7 +139,7 @@ class _Copier:
     def __init__(self, tensors, source):
         self.tensors, self.source, self.used = tensors, source, set()
 
-    def take(self, key, shape=None):
+    def take(self, key):
         if key not in self.tensors:
             raise TorchImportError(f"{self.source} has no {key}.")
         self.used.add(key)
@@ -287,7 +287,8 @@ def import_biggan(generator_path, out, *, discriminator_path=None, classes=None,
             sources[part]["tensors"] = len(tensors)
     probe = np.asarray(model.generate(np.zeros((1, arch.dim_z), np.float32), np.zeros((1,), np.int32)))
     if not np.all(np.isfinite(probe)):
-        raise TorchImportError(f"{generator_path}: the imported generator outputs NaN or Inf; the checkpoint is damaged.")
+        raise TorchImportError(f"{generator_path}: the imported generator outputs NaN or Inf; the checkpoint is "
+                               "damaged.")
     report = {"out": str(out), "architecture": dataclasses.asdict(arch), "classes": list(classes),
               "sources": sources, "sn_epsilon": sn_epsilon, "bn_epsilon": bn_epsilon}
     make_dir(out.parent, "--out")

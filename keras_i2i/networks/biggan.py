@@ -71,8 +71,7 @@ class GBlock(keras.layers.Layer):
         super().__init__(**kwargs)
         self.in_channels, self.out_channels = int(in_channels), int(out_channels)
         self.sn_epsilon, self.bn_epsilon, self.seed = float(sn_epsilon), float(bn_epsilon), seed
-        s = seed if seed is not None else None
-        sub = (lambda i: None if s is None else s + i)
+        sub = (lambda i: None if seed is None else seed + i)
         self.bn1 = ConditionalBatchNorm(self.in_channels, bn_epsilon, sn_epsilon=sn_epsilon,
                                         kernel_initializer=_ortho(sub(1)), name="bn1")
         self.conv1 = SNConv2D(self.out_channels, 3, padding="same", sn_epsilon=sn_epsilon,

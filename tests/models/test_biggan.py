@@ -3,14 +3,12 @@ resume, seeded sampling and the refusals of a model without translators."""
 
 from __future__ import annotations
 
-import dataclasses
 import shutil
 
 import keras
 import numpy as np
 import pytest
 import tensorflow as tf
-import yaml
 from click.testing import CliRunner
 
 from keras_i2i.cli import main
@@ -120,8 +118,9 @@ def tiny_run(tmp_path_factory):
             (root / split / domain).mkdir(parents=True)
             for path in sorted((EMOJI4 / split / domain).glob("*.png"))[:count]:
                 shutil.copy(path, root / split / domain / path.name)
-    overrides = [f"data.dataset=null", f"data.root={root}", "model.g_ch=4", "model.d_ch=4", "model.dim_z=8",
-                 "model.shared_dim=4", "model.d_attention=[]", "train.batch_size=4", "train.max_steps=4", "train.checkpoint_every=2",
+    overrides = ["data.dataset=null", f"data.root={root}", "model.g_ch=4", "model.d_ch=4", "model.dim_z=8",
+                 "model.shared_dim=4", "model.d_attention=[]", "train.batch_size=4", "train.max_steps=4",
+                 "train.checkpoint_every=2",
                  "train.keep_checkpoints=5", "train.log_every=2", "train.num_samples=1", "train.strategy=default",
                  "train.deterministic=true"]
     cfg = load_config("biggan/emoji4_32", overrides=overrides)
@@ -209,3 +208,32 @@ def test_translate_and_export_refuse_a_model_without_translators(tiny_run, tmp_p
         line = result.output.strip().splitlines()[-1]
         assert line.startswith("Error:") and "no translators" in line and "keras-i2i sample" in line
         assert "Traceback" not in result.output
+
+
+def test_generator_adds_per_block_tensors_for_deepi2i():
+    from keras_i2i.networks.biggan import BigGANGenerator
+
+    g = BigGANGenerator(2, 32, ch=2, dim_z=8, shared_dim=4, attention=(), seed=0).build_all()
+    z, y = np.random.default_rng(0).normal(size=(2, 8)).astype("float32"), np.array([0, 1])
+    plain = np.asarray(g(z, y))
+    np.testing.assert_array_equal(g(z, y, adds=[None, None, None]), plain)
+    assert [c for c in g.block_channels] == [8, 8, 8] and g.block_resolutions == (8, 16, 32)
+    added = np.asarray(g(z, y, adds=[None, np.ones((2, 16, 16, 8), "float32"), None]))
+    assert not np.allclose(added, plain)
+
+
+def test_accumulated_step_with_two_discriminator_steps_runs_eagerly():
+    """train.accumulate 2 with d_steps 2 (the class embeddings' gradients are dense, so
+    micro-batch gradients sum): 2 D updates, 1 G update, finite losses."""
+    from keras_i2i.models import build_model
+
+    cfg = load_config("biggan/emoji4_32", overrides=["model.g_ch=2", "model.d_ch=2", "model.dim_z=8",
+                                                     "model.shared_dim=4", "model.g_attention=[]",
+                                                     "model.d_attention=[]"])
+    model = build_model(cfg.model, 32, domains=DOMAINS)
+    model.compile(accumulate=2)
+    images = np.random.default_rng(0).uniform(-1, 1, size=(8, 32, 32, 3)).astype("float32")
+    logs = model.train_step((images, np.array([0, 1, 2, 3] * 2, "int32")))
+    assert all(np.isfinite(float(v)) for v in logs.values())
+    assert (int(model.optimizers()["disc"].iterations), int(model.optimizers()["gen"].iterations)) == (2, 1)
+    assert int(model.step) == 1
