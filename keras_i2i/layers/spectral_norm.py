@@ -73,6 +73,14 @@ class _SpectralNorm:
         self.sv = self.add_weight(name="sv", shape=(1,), initializer="ones", trainable=False,
                                   aggregation="only_first_replica")
 
+    # Conv2D, Dense and Embedding save only their kernel and bias in .keras files: save
+    # and load every own variable (u and sv too), as keras.layers.Layer does.
+    def save_own_variables(self, store):
+        keras.layers.Layer.save_own_variables(self, store)
+
+    def load_own_variables(self, store):
+        keras.layers.Layer.load_own_variables(self, store)
+
     def _normalized(self, weight, w_t, training):
         u = ops.cast(self.u, "float32")
         sigma, u_new = power_iteration(ops.cast(w_t, "float32"), u, self.sn_epsilon)

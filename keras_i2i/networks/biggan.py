@@ -43,13 +43,23 @@ def _ortho(seed):
     return keras.initializers.Orthogonal(seed=seed)
 
 
-def _track(net):
-    """Each block and attention layer as an attribute too (``block0``, ``attention1`` ...):
-    ``tf.train.Checkpoint`` follows attributes, not the layers inside Python lists."""
-    for i, (block, attention) in enumerate(zip(net.blocks, net.attentions)):
-        setattr(net, f"block{i}", block)
+class _Blocks:
+    """``blocks`` and ``attentions`` (None where a block has none) read from the attributes
+    ``block0``, ``attention1`` ... : each layer has one path, which ``tf.train.Checkpoint``
+    and ``.keras`` files follow (layers inside Python lists they do not)."""
+
+    @property
+    def blocks(self):
+        return [getattr(self, f"block{i}") for i in range(self.num_blocks)]
+
+    @property
+    def attentions(self):
+        return [getattr(self, f"attention{i}", None) for i in range(self.num_blocks)]
+
+    def _add_block(self, i, block, attention):
+        setattr(self, f"block{i}", block)
         if attention is not None:
-            setattr(net, f"attention{i}", attention)
+            setattr(self, f"attention{i}", attention)
 
 
 def _upsample(x):
@@ -146,7 +156,7 @@ class DBlock(keras.layers.Layer):
 
 
 @keras.saving.register_keras_serializable(package="keras_i2i")
-class BigGANGenerator(keras.Model):
+class BigGANGenerator(_Blocks, keras.Model):
     """BigGAN's class-conditional generator with a hierarchical latent.
 
     ``z`` is split into ``len(blocks) + 1`` equal chunks: the first goes through a linear
@@ -192,16 +202,18 @@ class BigGANGenerator(keras.Model):
                                              name="shared")
         self.linear = SNDense(self.ch * ins[0] * BOTTOM_WIDTH ** 2, sn_epsilon=sn_epsilon,
                               kernel_initializer=_ortho(sub(2)), name="linear")
-        self.blocks, self.attentions = [], []
+        self.num_blocks = len(ins)
         for i, (cin, cout, res) in enumerate(zip(ins, outs, resolutions)):
-            self.blocks.append(GBlock(self.ch * cin, self.ch * cout, sn_epsilon, bn_epsilon, seed=sub(3 + i),
-                                      name=f"block{i}"))
-            self.attentions.append(SelfAttention(self.ch * cout, sn_epsilon, kernel_initializer=_ortho(sub(50 + i)),
-                                                 name=f"attention{i}") if res in self.attention else None)
-        _track(self)
+            self._add_block(i, GBlock(self.ch * cin, self.ch * cout, sn_epsilon, bn_epsilon, seed=sub(3 + i),
+                                      name=f"block{i}"),
+                            SelfAttention(self.ch * cout, sn_epsilon, kernel_initializer=_ortho(sub(50 + i)),
+                                          name=f"attention{i}") if res in self.attention else None)
         self.output_bn = StoredBatchNorm(bn_epsilon, name="output_bn")
         self.output_conv = SNConv2D(3, 3, padding="same", sn_epsilon=sn_epsilon, kernel_initializer=_ortho(sub(99)),
                                     name="output_conv")
+
+    def build_from_config(self, config):
+        self.build_all()
 
     def build_all(self):
         """Create every weight (one call on zeros, at inference: no state changes)."""
@@ -237,7 +249,7 @@ class BigGANGenerator(keras.Model):
 
 
 @keras.saving.register_keras_serializable(package="keras_i2i")
-class BigGANDiscriminator(keras.Model):
+class BigGANDiscriminator(_Blocks, keras.Model):
     """BigGAN's projection discriminator: spectrally normalized down-sampling residual
     blocks (self-attention after those at ``attention`` resolutions), ReLU, global sum
     pooling to ``h``, then ``linear(h) + <embed(label), h>``.
@@ -264,17 +276,19 @@ class BigGANDiscriminator(keras.Model):
         self.attention, self.sn_epsilon, self.seed = tuple(int(a) for a in attention), float(sn_epsilon), seed
         ins, outs, downs, resolutions = D_ARCH[self.resolution]
         sub = (lambda i: None if seed is None else seed + 100 * i)
-        self.blocks, self.attentions = [], []
+        self.num_blocks = len(ins)
         for i, (cin, cout, down, res) in enumerate(zip(ins, outs, downs, resolutions)):
-            self.blocks.append(DBlock(self.ch * cin if cin else 3, self.ch * cout, down, preactivation=i > 0,
-                                      sn_epsilon=sn_epsilon, seed=sub(1 + i), name=f"block{i}"))
-            self.attentions.append(SelfAttention(self.ch * cout, sn_epsilon, kernel_initializer=_ortho(sub(50 + i)),
-                                                 name=f"attention{i}") if res in self.attention else None)
-        _track(self)
+            self._add_block(i, DBlock(self.ch * cin if cin else 3, self.ch * cout, down, preactivation=i > 0,
+                                      sn_epsilon=sn_epsilon, seed=sub(1 + i), name=f"block{i}"),
+                            SelfAttention(self.ch * cout, sn_epsilon, kernel_initializer=_ortho(sub(50 + i)),
+                                          name=f"attention{i}") if res in self.attention else None)
         self.block_channels = tuple(self.ch * m for m in outs)
         self.linear = SNDense(1, sn_epsilon=sn_epsilon, kernel_initializer=_ortho(sub(98)), name="linear")
         self.embed = SNEmbedding(self.num_classes, self.ch * outs[-1], sn_epsilon=sn_epsilon,
                                  embeddings_initializer=_ortho(sub(99)), name="embed")
+
+    def build_from_config(self, config):
+        self.build_all()
 
     def build_all(self):
         """Create every weight (one call on zeros, at inference: no state changes)."""
