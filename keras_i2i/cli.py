@@ -199,6 +199,9 @@ def train(config_name, overrides, run_dir, resume_dir, overwrite, strategy, dry_
               help="A distill config: the student, the losses, training (configs/distill/: emoji64, resnet9_256).")
 @click.option("--set", "overrides", multiple=True, metavar="KEY=VALUE",
               help="Override a config field, e.g. --set model.ngf=24 --set train.max_steps=500. Repeatable.")
+@click.option("--max-gmac", type=click.FloatRange(min=0, min_open=True), default=None,
+              help="Choose the student's width (model.ngf): the widest whose MACs at data.crop_size are at most this "
+                   "many GMAC (closed-form count; no supernet is trained).")
 @click.option("--run-dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="The student's run directory. [default: runs/<config name>]")
 @click.option("--overwrite", is_flag=True,
@@ -207,7 +210,8 @@ def train(config_name, overrides, run_dir, resume_dir, overwrite, strategy, dry_
               help="tf.distribute strategy. [default: train.strategy from the config, auto]")
 @click.option("--dry-run", is_flag=True, help="Print the resolved config and exit.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def distill(teacher_dir, direction, checkpoint, config_name, overrides, run_dir, overwrite, strategy, dry_run, verbose):
+def distill(teacher_dir, direction, checkpoint, config_name, overrides, max_gmac, run_dir, overwrite, strategy, dry_run,
+            verbose):
     """Distil a run's translator into a small real-time student (GAN Compression's mobile ResNet).
 
     A new run whose model (model.name: distill) learns from the frozen teacher: L1 to its
@@ -221,7 +225,8 @@ def distill(teacher_dir, direction, checkpoint, config_name, overrides, run_dir,
     from keras_i2i.config import dump_config
     from keras_i2i.training.distill import distill_config
 
-    cfg = distill_config(teacher_dir, config_name, direction=direction, checkpoint=checkpoint, overrides=overrides)
+    cfg = distill_config(teacher_dir, config_name, direction=direction, checkpoint=checkpoint, overrides=overrides,
+                         max_gmac=max_gmac)
     run_dir = run_dir or Path("runs") / cfg.name
     if dry_run:
         click.echo(dump_config(cfg), nl=False)

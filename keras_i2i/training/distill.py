@@ -21,8 +21,29 @@ from keras_i2i.runs import CHECKPOINT_DIR, CONFIG_FILE, RunError, find_checkpoin
 logger = logging.getLogger(__name__)
 
 
+def widest_student(max_gmac: float, n_blocks: int, side: int) -> int:
+    """The largest ``ngf`` whose mobile ResNet student with ``n_blocks`` blocks costs at most
+    ``max_gmac`` GMAC on a ``side`` x ``side`` image (the closed-form count, which the
+    counted graph matches).
+
+    Raises:
+        ConfigError: not even ``ngf`` 1 fits.
+    """
+    from keras_i2i.networks.mobile_resnet import mobile_resnet_macs
+
+    budget, best = max_gmac * 1e9, 0
+    while best < 1024 and mobile_resnet_macs(best + 1, n_blocks, side) <= budget:
+        best += 1
+    if best == 0:
+        raise ConfigError(f"--max-gmac {max_gmac:g}: even the narrowest student (ngf 1, {n_blocks} blocks) costs "
+                          f"{mobile_resnet_macs(1, n_blocks, side) / 1e9:.4f} GMAC at {side}x{side}; raise the "
+                          "budget or lower model.n_blocks.")
+    return best
+
+
 def distill_config(teacher_dir, config_name: str = "distill/emoji64", direction: Optional[str] = None,
-                   checkpoint: Optional[str] = None, overrides: Sequence[str] = ()) -> Config:
+                   checkpoint: Optional[str] = None, overrides: Sequence[str] = (),
+                   max_gmac: Optional[float] = None) -> Config:
     """The resolved config of a new run that distils ``teacher_dir``'s translator.
 
     Args:
@@ -31,6 +52,8 @@ def distill_config(teacher_dir, config_name: str = "distill/emoji64", direction:
         direction: the teacher's direction to distil. [default: its first]
         checkpoint: the teacher's checkpoint (name or prefix). [default: its newest complete one]
         overrides: ``key=value`` overrides applied last (``--set``).
+        max_gmac: choose the student's width (``model.ngf``): the widest whose MACs at
+            ``data.crop_size`` are at most this many GMAC (:func:`widest_student`).
 
     Raises:
         RunError: ``teacher_dir`` is not a run or has no checkpoint.
@@ -39,6 +62,7 @@ def distill_config(teacher_dir, config_name: str = "distill/emoji64", direction:
     from keras_i2i.directions import pick
     from keras_i2i.models import build_model
     from keras_i2i.models.distill import TEACHER_DISC_KEYS, teacher_discriminator
+    from keras_i2i.networks.mobile_resnet import mobile_resnet_macs
 
     teacher_dir = Path(teacher_dir).expanduser().absolute()
     if not (teacher_dir / CONFIG_FILE).is_file():
@@ -81,10 +105,18 @@ def distill_config(teacher_dir, config_name: str = "distill/emoji64", direction:
     data.update(raw.get("data") or {})
     raw = {**raw, "name": raw.get("name") or f"distill_{path.stem}", "data": data, "model": model}
     cfg = config_from_dict(apply_overrides(raw, list(overrides)))
+    if max_gmac is not None:
+        if any(o.partition("=")[0].strip() == "model.ngf" for o in overrides):
+            raise ConfigError("Give either --max-gmac (which chooses model.ngf) or --set model.ngf, not both.")
+        ngf = widest_student(max_gmac, cfg.model.n_blocks, cfg.data.crop_size)
+        cfg = config_from_dict(apply_overrides(raw, [*overrides, f"model.ngf={ngf}"]))
+        logger.info("--max-gmac %g: student ngf %d (%.4f GMAC at %dx%d).", max_gmac, ngf,
+                    mobile_resnet_macs(ngf, cfg.model.n_blocks, cfg.data.crop_size) / 1e9, cfg.data.crop_size,
+                    cfg.data.crop_size)
     logger.info("Distilling %s (%s, %s) into a mobile ResNet student (ngf %d, %d blocks)%s.", teacher_dir,
                 chosen.name, Path(prefix).name, cfg.model.ngf, cfg.model.n_blocks,
                 f"; discriminator from its {disc}" if "disc" in init_from else "")
     return cfg
 
 
-__all__ = ["distill_config"]
+__all__ = ["distill_config", "widest_student"]

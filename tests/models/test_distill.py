@@ -171,3 +171,17 @@ def test_teacher_without_a_checkpoint_or_direction(trained_run, tmp_path):
         distill_config(tmp_path, "distill/emoji64")
     with pytest.raises(ConfigError, match="not a distill config"):
         distill_config(trained_run, "quickstart")
+
+
+def test_max_gmac_picks_the_widest_student_under_the_budget(trained_run):
+    from keras_i2i.training.distill import distill_config, widest_student
+
+    assert widest_student(2.4, 9, 256) == 21  # the 30 FPS budget at 256 px: ngf 21, 2.28 GMAC
+    assert mobile_resnet_macs(21, 9, 256) <= 2.4e9 < mobile_resnet_macs(22, 9, 256)
+    cfg = distill_config(trained_run, "distill/emoji64", overrides=["model.n_blocks=2"], max_gmac=0.002)
+    ngf = cfg.model.ngf
+    assert mobile_resnet_macs(ngf, 2, 32) <= 2e6 < mobile_resnet_macs(ngf + 1, 2, 32)
+    with pytest.raises(ConfigError, match="either --max-gmac"):
+        distill_config(trained_run, "distill/emoji64", overrides=["model.ngf=4"], max_gmac=0.002)
+    with pytest.raises(ConfigError, match="narrowest student"):
+        widest_student(1e-6, 9, 256)
