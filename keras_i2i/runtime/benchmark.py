@@ -158,7 +158,8 @@ def format_table(results: Sequence[dict]) -> str:
         m, e = r["model"], r["end_to_end"]
         lines.append((
             r["file"], r["backend"], str(r["mode"]), str(r["io"]), f"{r['size_bytes'] / 1e6:.2f}",
-            f"{r['macs'] / 1e9:.3f}" if r.get("macs") is not None else "-", "x".join(str(v) for v in r["input_size"][::-1]),
+            f"{r['macs'] / 1e9:.3f}" if r.get("macs") is not None else "-",
+            "x".join(str(v) for v in r["input_size"][::-1]),
             f"{m['p50_ms']:.2f}", f"{m['p95_ms']:.2f}", f"{m['throughput_ips']:.1f}",
             f"{e['p50_ms']:.2f}", f"{e['p95_ms']:.2f}", f"{e['throughput_ips']:.1f}",
         ))
