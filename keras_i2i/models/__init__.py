@@ -7,6 +7,7 @@ from keras_i2i.models.xgan import XGAN, XGANConfig  # registers "xgan"
 from keras_i2i.models.distill import Distill, DistillConfig  # registers "distill"
 from keras_i2i.models.cascaded import Cascaded, CascadedConfig  # registers "cascaded"
 from keras_i2i.models.biggan import BigGAN, BigGANConfig  # registers "biggan"
+from keras_i2i.models.deepi2i import DeepI2I, DeepI2IConfig  # registers "deepi2i"
 from keras_i2i.models.imported import ImportedConfig, ImportedGenerators
 
 __all__ = [

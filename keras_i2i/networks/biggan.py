@@ -220,19 +220,22 @@ class BigGANGenerator(_Blocks, keras.Model):
         self(ops.zeros((1, self.dim_z)), ops.zeros((1,), "int32"))
         return self
 
-    def call(self, z, labels, training=False, adds=None):
-        return self.synthesize(z, self.shared(ops.cast(labels, "int32")), training=training, adds=adds)
+    def call(self, z, labels, training=False, adds=None, bottom=None):
+        return self.synthesize(z, self.shared(ops.cast(labels, "int32")), training=training, adds=adds,
+                               bottom=bottom)
 
-    def synthesize(self, z, y, training=False, adds=None):
+    def synthesize(self, z, y, training=False, adds=None, bottom=None):
         """The image of latent ``z`` ``(B, dim_z)`` and class embedding ``y`` ``(B, shared_dim)``
         (``shared(label)``, or a mix of classes); ``adds[i]``, when given, is added to block
-        ``i``'s output."""
+        ``i``'s output, ``bottom`` to the ``4 x 4`` map from the linear layer (DeepI2I)."""
         chunks = ops.split(ops.cast(z, self.compute_dtype), self.num_slots, axis=1)
         y = ops.cast(y, self.compute_dtype)
         h = self.linear(chunks[0], training=training)
         # PyTorch's view(B, C, 4, 4): channels first, then to NHWC.
         h = ops.transpose(ops.reshape(h, (-1, self.ch * G_ARCH[self.resolution][0][0], BOTTOM_WIDTH, BOTTOM_WIDTH)),
                           (0, 2, 3, 1))
+        if bottom is not None:
+            h = h + ops.cast(bottom, h.dtype)
         for i, block in enumerate(self.blocks):
             h = block(h, ops.concatenate([y, chunks[i + 1]], axis=1), training=training)
             if self.attentions[i] is not None:
