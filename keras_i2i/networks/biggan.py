@@ -63,7 +63,10 @@ class _Blocks:
 
 
 def _upsample(x):
-    return ops.repeat(ops.repeat(x, 2, axis=1), 2, axis=2)
+    """2x nearest-neighbour up-sampling (PyTorch's ``F.interpolate(scale_factor=2)``) as one
+    4-D resize: ``repeat`` made 5-D tensors in TFLite, which its GPU delegate rejects."""
+    shape = ops.shape(x)
+    return ops.image.resize(x, (shape[1] * 2, shape[2] * 2), interpolation="nearest")
 
 
 @keras.saving.register_keras_serializable(package="keras_i2i")
