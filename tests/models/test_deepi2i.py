@@ -1,0 +1,152 @@
+"""DeepI2I (issue 16, part 2): one train step per mode, the transfer warm-up (G fixed,
+then trained), an exact resume across the warm-up boundary, exported ``to_<domain>``
+files passing parity, and the webcam resolving ``--direction to_<domain>``."""
+
+from __future__ import annotations
+
+import shutil
+
+import numpy as np
+import pytest
+import tensorflow as tf
+from click.testing import CliRunner
+
+from keras_i2i.cli import main
+from keras_i2i.config import ConfigError, load_config
+from keras_i2i.training.trainer import Trainer
+from tests.conftest import ROOT
+
+EMOJI4 = ROOT / "keras_i2i" / "data" / "bundled" / "emoji4"
+DOMAINS = ("fluent3d", "fluentflat", "noto", "twemoji")
+TINY = ["model.g_ch=2", "model.d_ch=2", "model.dim_z=10", "model.shared_dim=4", "model.g_attention=[]",
+        "model.d_attention=[]"]
+
+
+def _values(prefix) -> dict:
+    reader = tf.train.load_checkpoint(str(prefix))
+    return {name: reader.get_tensor(name) for name, _ in tf.train.list_variables(str(prefix))
+            if "save_counter" not in name and "_CHECKPOINTABLE_OBJECT_GRAPH" not in name}
+
+
+def _weights(run, n=None) -> dict:
+    """``{sub-network: [arrays]}`` of a run at checkpoint ``ckpt-n`` (default its newest)."""
+    from keras_i2i.runs import load_run
+
+    _, model = load_run(run, None if n is None else str(run / "checkpoints" / f"ckpt-{n}"))
+    return {name: [v.numpy() for v in getattr(model, name).weights]
+            for name in ("generator", "discriminator", "encoder", "adaptor") if hasattr(model, name)}, model
+
+
+def _trainable(model, name) -> list:
+    net = getattr(model, name)
+    ids = {id(v) for v in net.trainable_weights}
+    return [i for i, v in enumerate(net.weights) if id(v) in ids]
+
+
+@pytest.fixture(scope="module")
+def transfer_run(tmp_path_factory):
+    """A tiny BigGAN run (64 px, ch 2, 1 step), then DeepI2I transferred from it: 4 steps,
+    warm-up 2, a checkpoint every step."""
+    base = tmp_path_factory.mktemp("deepi2i")
+    root = base / "data"
+    for domain in DOMAINS:
+        for split, count in (("train", 2), ("test", 2)):
+            (root / split / domain).mkdir(parents=True)
+            for path in sorted((EMOJI4 / split / domain).glob("*.png"))[:count]:
+                shutil.copy(path, root / split / domain / path.name)
+    common = ["data.dataset=null", f"data.root={root}", "train.batch_size=4", "train.log_every=1",
+              "train.num_samples=1", "train.strategy=default", "train.deterministic=true", "train.ema_decay=null"]
+    gan = base / "biggan"
+    cfg = load_config("biggan/emoji64", overrides=[*common, *TINY, "model.d_steps=1", "train.max_steps=1",
+                                                   "train.checkpoint_every=1"])
+    Trainer(cfg, gan, verbose=0).run()
+    overrides = [*common, *TINY, "train.max_steps=4", "train.checkpoint_every=1", "train.keep_checkpoints=5",
+                 "model.warmup_steps=2", f"model.init_from.encoder={gan}#discriminator",
+                 f"model.init_from.generator={gan}", f"model.init_from.discriminator={gan}"]
+    cfg = load_config("deepi2i/emoji64_transfer", overrides=overrides)
+    run = base / "run"
+    assert Trainer(cfg, run, verbose=0).run().step == 4
+    return gan, run
+
+
+def test_one_train_step_per_mode():
+    """Eager steps: transfer trains disc and adaptor only before the warm-up ends, scratch
+    trains all four players from step 0; the translators are image -> image."""
+    from keras_i2i.models import build_model
+
+    x = np.random.default_rng(0).uniform(-1, 1, size=(4, 64, 64, 3)).astype("float32")
+    labels = np.arange(4, dtype="int32")
+    for mode, iterations in (("transfer", {"disc": 1, "adaptor": 1, "gen": 0}),
+                             ("scratch", {"disc": 1, "adaptor": 1, "gen": 1, "encoder": 1})):
+        cfg = load_config(f"deepi2i/emoji64_{mode}", overrides=[*TINY, "model.init_from=null"])
+        model = build_model(cfg.model, 64, domains=DOMAINS)
+        model.compile()
+        logs = model.train_step((x, labels))
+        assert all(np.isfinite(float(v)) for v in logs.values()), logs
+        assert {p: int(o.iterations) for p, o in model.optimizers().items()} == iterations
+        assert model.encoder.trainable == (mode == "scratch")
+        translators = model.translators()
+        assert list(translators) == [f"to_{d}" for d in DOMAINS]
+        assert tuple(translators["to_noto"](x[:1]).shape) == (1, 64, 64, 3)
+        assert model.directions()["to_noto"].source == ("fluent3d", "fluentflat", "twemoji")
+    assert model.add_weights_ == (1.0, 1.0, 1.0, 0.1)
+    with pytest.raises(ConfigError, match="data.crop_size: 32"):
+        load_config("deepi2i/emoji64_scratch", overrides=["data.crop_size=32", "data.load_size=32"])
+
+
+def test_transfer_warmup_keeps_generator_then_trains_it(transfer_run):
+    """Steps 0 and 1 (warm-up 2): G's weights stay the BigGAN's (its batch-norm statistics
+    and spectral-norm vectors move, as in the official code, which runs G in training
+    mode); step 2 trains them. The encoder is the BigGAN's discriminator throughout."""
+    gan, run = transfer_run
+    source, gan_model = _weights(gan)
+    ckpt = {n: _weights(run, n) for n in (1, 2, 3)}
+    trained = _trainable(gan_model, "generator")
+    assert trained
+    for n in (1, 2):
+        weights = ckpt[n][0]["generator"]
+        assert all(np.array_equal(weights[i], source["generator"][i]) for i in trained), n
+    assert any(not np.array_equal(ckpt[3][0]["generator"][i], source["generator"][i]) for i in trained)
+    assert all(np.array_equal(a, b) for a, b in zip(ckpt[3][0]["encoder"], source["discriminator"]))
+    assert any(not np.array_equal(a, b) for a, b in zip(ckpt[1][0]["adaptor"], ckpt[2][0]["adaptor"]))
+    assert any(not np.array_equal(a, b) for a, b in zip(ckpt[1][0]["discriminator"], source["discriminator"]))
+
+
+@pytest.mark.slow
+def test_resume_is_exact_across_the_warmup_boundary(transfer_run, tmp_path):
+    _, run = transfer_run
+    last = _values(run / "checkpoints" / "ckpt-4")
+    resumed = tmp_path / "resumed"
+    shutil.copytree(run, resumed)
+    for n in (2, 3, 4):
+        for f in (resumed / "checkpoints").glob(f"ckpt-{n}.*"):
+            f.unlink()
+    (resumed / "checkpoints" / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n')
+    saved = load_config(resumed / "config.yaml")
+    assert Trainer(saved, resumed, resume=True, verbose=0).run().step == 4
+    again = _values(resumed / "checkpoints" / "ckpt-4")
+    assert set(again) == set(last)
+    different = [k for k in last if not np.array_equal(last[k], again[k])]
+    assert not different, different[:5]
+
+
+def test_exported_target_passes_parity_and_runs_on_the_webcam(transfer_run, tmp_path):
+    from keras_i2i.export import export_run
+    from tests.apps.conftest import synthetic_frames, write_video
+
+    _, run = transfer_run
+    report = export_run(run, formats=["tflite", "onnx"], modes="fp32", directions="to_noto", parity_count=2,
+                        calibration_count=2, force=True)
+    assert report.ok, [r.get("reason") for r in report.results]
+    assert {r["file"] for r in report.results} == {"to_noto.fp32.tflite", "to_noto.onnx"}
+    for result in report.results:
+        assert result["target_domain"] == "noto" and result["source_domain"] == "fluent3d"
+    video = write_video(tmp_path / "in.avi", synthetic_frames())
+    result = CliRunner().invoke(main, ["webcam", "--model", str(run), "--direction", "to_noto", "--backend", "onnx",
+                                       "--video", str(video), "--headless", "--output", str(tmp_path / "o.avi"),
+                                       "--fourcc", "FFV1"])
+    assert result.exit_code == 0, result.output
+    wrong = CliRunner().invoke(main, ["webcam", "--model", str(run), "--direction", "to_mars", "--video", str(video),
+                                      "--headless"])
+    assert wrong.exit_code == 1 and "to_noto" in wrong.output
