@@ -19,8 +19,10 @@ Design choices fixed here (the paper has no code):
   ``model.levels`` trains from step ``sum(steps_per_level[:i])``; the last level trains to
   the end. The level is a function of the model's step counter, so ``--resume`` is exact
   across a level boundary. Each level has its own optimizers (``gen5``/``disc5`` ...),
-  so a level starts with fresh Adam moments. Inverters and decoders (player ``aux``) are
-  trained on real images from step 0: they do not depend on any translation.
+  so a level starts with fresh Adam moments. Decoders (player ``aux``) and inverters
+  (``inv{l}``: into level ``l``) train on real images from step 0, since they do not depend
+  on any translation; the inverters into a level stop when that level's training ends,
+  so a finished level's output stays exactly fixed.
 """
 
 from __future__ import annotations
@@ -218,7 +220,7 @@ class Cascaded(TranslationModel):
     """
 
     LEVELS_ALL = (5, 4, 3, 2, 1)
-    players = tuple(f"{kind}{l}" for l in LEVELS_ALL for kind in ("gen", "disc")) + ("aux",)
+    players = tuple(f"{kind}{l}" for l in LEVELS_ALL for kind in ("gen", "disc", "inv")) + ("aux",)
     LOSS_NAMES = ("loss_gan_a2b", "loss_gan_b2a", "loss_cycle_a", "loss_cycle_b", "loss_deep_a2b", "loss_deep_b2a",
                   "loss_idt_a", "loss_idt_b", "loss_g", "loss_d_a", "loss_d_b")
     AUX_NAMES = ("loss_inv_a", "loss_inv_b", "loss_dec_a", "loss_dec_b")
@@ -365,12 +367,13 @@ class Cascaded(TranslationModel):
     def variables_for(self, optimizer_name):
         if optimizer_name == "aux":
             nets = [self.net("dec", d) for d in ("a", "b")]
-            nets += [self.net("inv", d, f"l{l}") for d in ("a", "b") for l in self.levels[1:]]
         else:
             kind, level = optimizer_name[:-1], int(optimizer_name[-1])
-            if level not in self.levels:
+            if level not in self.levels or (kind == "inv" and level == self.levels[0]):
                 return []
-            if kind == "gen":
+            if kind == "inv":
+                nets = [self.net("inv", d, f"l{level}") for d in ("a", "b")]
+            elif kind == "gen":
                 nets = [self.net("gen", "a2b", f"l{level}"), self.net("gen", "b2a", f"l{level}")]
             else:
                 nets = [self.net("disc", "a", f"l{level}"), self.net("disc", "b", f"l{level}")]
@@ -456,14 +459,36 @@ class Cascaded(TranslationModel):
             inv = tf.constant(0.0)
             for deep, l in zip(self.levels, self.levels[1:]):
                 guess = self.net("inv", d, f"l{l}")(feats[deep], training=True)
-                inv = inv + l1_loss(guess, feats[l]) + l1_loss(self.deep_of(guess, d, l, deep), feats[deep])
+                loss = l1_loss(guess, feats[l]) + l1_loss(self.deep_of(guess, d, l, deep), feats[deep])
+                out[f"inv{l}"] = out.get(f"inv{l}", 0.0) + loss
+                inv = inv + loss
             image = self.net("dec", d)(feats[self.levels[-1]], training=True)
             again = self.features(image, d)
             dec = cfg.lambda_decoder_l1 * l1_loss(image, images) + cfg.lambda_decoder_perceptual * tf.add_n(
                 [l1_loss(again[l], feats[l]) for l in self.levels]) / len(self.levels)
             out[f"loss_inv_{d}"], out[f"loss_dec_{d}"] = inv, dec
+            out["aux"] = out.get("aux", 0.0) + dec
             total = total + inv + dec
         out["loss"] = total
+        return out
+
+    def update_aux(self, real_a, real_b, feats_a, feats_b, index) -> dict:
+        """One update of the decoders (player ``aux``) and of the inverters into each level
+        (players ``inv{l}``) from :meth:`aux_losses`; the inverters into a level train only
+        until that level's training ends (``index``: the level being trained, an index into
+        ``model.levels``), so a finished level's input stays fixed too."""
+        players = ["aux"] + [f"inv{l}" for l in self.levels[1:]]
+        with tf.GradientTape(persistent=True) as tape:
+            out = self.aux_losses(real_a, real_b, feats_a, feats_b)
+            scaled = {p: self.scaled_loss(p, out[p]) for p in players}
+        for p in players:
+            variables = self.variables_for(p)
+            grads = tape.gradient(scaled[p], variables)
+            if p == "aux":
+                self._optimizers[p].apply(grads, variables)
+            else:
+                _apply_when(self._optimizers[p], grads, variables, index <= self.levels.index(int(p[3:])))
+        del tape
         return out
 
     # -- training ----------------------------------------------------------------------------
@@ -471,11 +496,12 @@ class Cascaded(TranslationModel):
         real_a, real_b = data
         # 1. Frozen VGG features of both domains, standardized with their own statistics.
         real = {"a": self.features(real_a, "a"), "b": self.features(real_b, "b")}
-        # 2. Inverters and decoders on real images (every step, whatever the level).
-        aux = self.update("aux", lambda a, b: self.aux_losses(a, b, real["a"], real["b"]), real_a, real_b)
-        # 3. The level this step trains (from the step counter); only its translators and
-        #    discriminators compute gradients, the deeper levels are held constant.
+        # 2. The level this step trains (from the step counter).
         index = self.level_index()
+        # 3. Decoders (every step) and the inverters into the levels not yet finished, on
+        #    real images; only the level's translators and discriminators compute
+        #    gradients below, the deeper levels are held constant.
+        aux = self.update_aux(real_a, real_b, real["a"], real["b"], index)
         gen_vars = {l: self.variables_for(f"gen{l}") for l in self.levels}
         disc_vars = {l: self.variables_for(f"disc{l}") for l in self.levels}
 

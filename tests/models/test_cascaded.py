@@ -118,7 +118,7 @@ def test_inverters_and_decoders_learn_on_real_features():
 
     @tf.function
     def step():
-        return model.update("aux", model.aux_losses, a, b)
+        return model.update_aux(a, b, None, None, tf.constant(0))
 
     for _ in range(25):
         out = step()
@@ -136,10 +136,10 @@ def _values(prefix):
             if "save_counter" not in name and "_CHECKPOINTABLE_OBJECT_GRAPH" not in name}
 
 
-def _gen(values, level, changed_from):
+def _gen(values, level, changed_from, player="gen"):
     # The checkpoint names each variable by its shortest path: the weights of level l's
     # translators are optimizer_gen{l}/_trainable_variables/*.
-    keys = [k for k in values if k.startswith(f"optimizer_gen{level}/_trainable_variables/")]
+    keys = [k for k in values if k.startswith(f"optimizer_{player}{level}/_trainable_variables/")]
     assert keys
     return any(not np.array_equal(values[k], changed_from[k]) for k in keys)
 
@@ -150,28 +150,31 @@ def test_one_step_per_level_and_resume_across_the_level_boundary_is_exact(emoji_
     from keras_i2i.training.trainer import train
 
     overrides = tiny_overrides(emoji_root, **{"train.deterministic": "true", "model.steps_per_level": "[1]",
-                                              "train.max_steps": 2})
+                                              "model.levels": "[3,2,1]", "train.max_steps": 3})
     ref = tmp_path / "reference"
     train(load_config(str(CONFIG), overrides=overrides), ref, verbose=0)
     logs = [json.loads(line) for line in (ref / "metrics.jsonl").read_text().splitlines()]
-    assert [r["level"] for r in logs if r["kind"] == "step"] == [3.0, 2.0]
+    assert [r["level"] for r in logs if r["kind"] == "step"] == [3.0, 2.0, 1.0]
     ckpts = {int(p.stem.split("-")[1]): str(p.with_suffix("")) for p in (ref / "checkpoints").glob("ckpt-*.index")}
-    assert sorted(ckpts) == [1, 2]
-    step1, step2 = _values(ckpts[1]), _values(ckpts[2])
+    assert sorted(ckpts) == [1, 2, 3]
+    step1, step2, step3 = _values(ckpts[1]), _values(ckpts[2]), _values(ckpts[3])
     assert _gen(step2, 2, step1) and not _gen(step2, 3, step1)  # step 2 trains level 2 only
+    assert _gen(step3, 1, step2) and not _gen(step3, 2, step2) and not _gen(step3, 3, step2)
+    # The inverters into level 2 stop with it; those into level 1 train on.
+    assert _gen(step2, 2, step1, "inv") and not _gen(step3, 2, step2, "inv") and _gen(step3, 1, step2, "inv")
     assert any(k for k in step1 if "stats_a_l3" in k)  # the statistics are checkpointed
 
-    # The run as it stood at step 1 (level 3), resumed across the boundary to step 2
-    # (level 2, from the checkpointed step): bit-identical to the uninterrupted run.
+    # The run as it stood at step 1 (level 3), resumed across the boundaries to step 3
+    # (levels 2 and 1, from the checkpointed step): bit-identical to the uninterrupted run.
     cut = tmp_path / "cut"
     shutil.copytree(ref, cut)
-    for path in (cut / "checkpoints").glob("ckpt-2.*"):
+    for path in [*(cut / "checkpoints").glob("ckpt-2.*"), *(cut / "checkpoints").glob("ckpt-3.*")]:
         path.unlink()
     train(load_config(str(cut / "config.yaml")), cut, resume=True, verbose=0)
-    resumed = _values(str(cut / "checkpoints" / "ckpt-2"))
-    assert resumed.keys() == step2.keys()
-    for name in step2:
-        np.testing.assert_array_equal(resumed[name], step2[name], err_msg=name)
+    resumed = _values(str(cut / "checkpoints" / "ckpt-3"))
+    assert resumed.keys() == step3.keys()
+    for name in step3:
+        np.testing.assert_array_equal(resumed[name], step3[name], err_msg=name)
 
 
 @pytest.mark.slow
