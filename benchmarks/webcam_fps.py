@@ -43,6 +43,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import cv2
 import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -50,7 +51,6 @@ sys.path.insert(0, str(ROOT))
 
 from keras_i2i.apps.webcam import FrameTranslator, load_translator, open_video, run  # noqa: E402
 from keras_i2i.runtime.benchmark import machine_info, time_calls  # noqa: E402
-from keras_i2i.runtime.imaging import cv2  # noqa: E402
 from keras_i2i.utils import atomic_write_text, utc_now  # noqa: E402
 
 GOAL = 0.9
