@@ -105,6 +105,10 @@ class ModelConfig:
     frozen: tuple[str, ...] = ()
     init_from_record: Optional[dict[str, dict[str, str]]] = None
 
+    #: Whether the model has translators (a class attribute, not a key): a generative model
+    #: such as ``biggan`` draws images and has nothing for ``train.eval_every`` to evaluate.
+    translates = True
+
 
 #: The keys of :class:`ModelConfig` (written after a model's own keys in ``config.yaml``).
 MODEL_COMMON_KEYS = tuple(f.name for f in dataclasses.fields(ModelConfig))
@@ -459,6 +463,10 @@ def validate(cfg: Config) -> None:
     check_optimizers(train, cfg.model.name)
     if train.eval_every or train.keep_best:  # metric names and keep_best (the trainer checks the strategy too)
         check_train_eval(train)
+        if not type(cfg.model).translates:
+            raise ConfigError(f"train.eval_every: model {cfg.model.name} draws images and has no translators to "
+                              "evaluate; leave train.eval_every and train.keep_best unset (keras-i2i sample draws "
+                              "images from the run).")
     check_model_common(cfg.model)
     check = getattr(cfg.model, "validate", None)
     if check is not None:

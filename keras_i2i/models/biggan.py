@@ -36,6 +36,8 @@ class BigGANConfig(ModelConfig):
     update draws as many latents as one discriminator update sees images.
     """
 
+    translates = False  # draws images; keras-i2i sample, not translate/evaluate
+
     name: str = "biggan"
     g_ch: int = bounded(96, at_least=1)
     d_ch: int = bounded(96, at_least=1)

@@ -210,6 +210,13 @@ def test_translate_and_export_refuse_a_model_without_translators(tiny_run, tmp_p
         assert "Traceback" not in result.output
 
 
+def test_evaluation_during_training_is_refused_when_the_config_loads():
+    from keras_i2i.config import ConfigError
+
+    with pytest.raises(ConfigError, match="train.eval_every: model biggan draws images"):
+        load_config("biggan/emoji4_32", overrides=["train.eval_every=1"])
+
+
 def test_generator_adds_per_block_tensors_for_deepi2i():
     from keras_i2i.networks.biggan import BigGANGenerator
 
