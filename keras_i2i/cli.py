@@ -266,8 +266,11 @@ def distill(teacher_dir, direction, checkpoint, config_name, overrides, max_gmac
 @click.option("--refine-steps", type=click.IntRange(min=0), default=0, show_default=True,
               help="Cascaded runs: refine each translation by this many steps of gradient descent on the image, "
                    "so its VGG features match the translated ones (offline quality; exported files do not do it).")
+@click.option("--z-seed", "z_seed", type=click.IntRange(min=0), default=None, metavar="N",
+              help="DeepI2I runs: fix the translators' latent to a normal draw seeded by N (overrides model.z_seed). "
+                   "[default: the run's model.z_seed; zeros when it has none]")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def translate(run_dir, input_path, output_dir, direction, size, checkpoint, force, refine_steps, verbose):
+def translate(run_dir, input_path, output_dir, direction, size, checkpoint, force, refine_steps, z_seed, verbose):
     """Translate images with a trained run; writes PNGs of the input sizes.
 
     Outputs keep the inputs' names with .png (cat.jpg -> cat.png); when two inputs would
@@ -284,7 +287,7 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
     check_not_input(output_dir, [input_path, *run_inputs(run_dir)], what="--output", folder=True)
     files, base = collect_inputs(input_path)
     plan_outputs(files, output_dir, base=base, force=force)  # before the model loads
-    cfg, model = load_run(run_dir, checkpoint)
+    cfg, model = load_run(run_dir, checkpoint, z_seed=z_seed)
     translators = model.translators()
     direction = pick(model.directions(), direction).name if direction else next(iter(translators))
     translator = translators[direction]
@@ -507,7 +510,7 @@ class _MinPsnr(click.ParamType):
 
 
 def _export_android(run_dir, android_dir, other_outputs, quantize, direction, size, io, calibration,
-                    calibration_count, min_psnr, parity_count, checkpoint, force):
+                    calibration_count, min_psnr, parity_count, checkpoint, force, z_seed=None):
     """``export --android DIR``: the .tflite files and model.json the Android app reads."""
     from keras_i2i.export import ExportError
     from keras_i2i.export.android import export_android
@@ -519,7 +522,7 @@ def _export_android(run_dir, android_dir, other_outputs, quantize, direction, si
         report, written = export_android(
             run_dir, android_dir, modes=quantize, directions=direction, size=size, io=io or "uint8", force=force,
             calibration=calibration, calibration_count=calibration_count, min_psnr=dict(min_psnr),
-            parity_count=parity_count, checkpoint=checkpoint,
+            parity_count=parity_count, checkpoint=checkpoint, z_seed=z_seed,
         )
     except ExportError as err:
         raise click.ClickException(str(err)) from None
@@ -557,13 +560,16 @@ def _export_android(run_dir, android_dir, other_outputs, quantize, direction, si
 @click.option("--out", "out_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Output folder. [default: RUN_DIR/export]")
 @click.option("--checkpoint", default=None, help="A checkpoint prefix to export instead of the latest one.")
+@click.option("--z-seed", "z_seed", type=click.IntRange(min=0), default=None, metavar="N",
+              help="DeepI2I runs: fix the translators' latent to a normal draw seeded by N (overrides model.z_seed; "
+                   "recorded in model.json's conditions). [default: the run's model.z_seed]")
 @click.option("--android", "android_dir", type=click.Path(file_okay=False, path_type=Path), default=None,
               help="Write only what the Android app reads (the .tflite files and model.json) into this folder, "
                    "e.g. mobile_demo/android/app/src/main/assets; refuses files the app cannot run.")
 @click.option("--force", is_flag=True, help="Overwrite files that already exist.")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging (tracebacks of failed conversions).")
 def export(run_dir, tflite, onnx, quantize, onnx_quantize, direction, size, io, calibration, calibration_count,
-           min_psnr, parity_count, out_dir, checkpoint, android_dir, force, verbose):
+           min_psnr, parity_count, out_dir, checkpoint, android_dir, force, z_seed, verbose):
     """Export a run's translators to TFLite and/or ONNX, checked against Keras.
 
     One file per direction and mode (a2b.fp32.tflite, a2b.int8.tflite, a2b.onnx ...) and
@@ -577,7 +583,7 @@ def export(run_dir, tflite, onnx, quantize, onnx_quantize, direction, size, io, 
 
     if android_dir is not None:
         _export_android(run_dir, android_dir, onnx or onnx_quantize or out_dir is not None, quantize, direction, size,
-                        io, calibration, calibration_count, min_psnr, parity_count, checkpoint, force)
+                        io, calibration, calibration_count, min_psnr, parity_count, checkpoint, force, z_seed)
         return
     formats = [f for f, on in (("tflite", tflite), ("onnx", onnx)) if on] or ["tflite"]
     try:
@@ -585,6 +591,7 @@ def export(run_dir, tflite, onnx, quantize, onnx_quantize, direction, size, io, 
             run_dir, formats=formats, modes=quantize, directions=direction, size=size, io=io,
             calibration=calibration, calibration_count=calibration_count, out=out_dir, force=force,
             onnx_quantize=onnx_quantize, min_psnr=dict(min_psnr), parity_count=parity_count, checkpoint=checkpoint,
+            z_seed=z_seed,
         )
     except ExportError as err:
         raise click.ClickException(str(err)) from None

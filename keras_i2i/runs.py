@@ -426,15 +426,17 @@ def run_domains(cfg) -> tuple[str, ...]:
     return tuple(names) if names else ("a", "b")
 
 
-def load_run(run_dir, checkpoint: Optional[str] = None):
+def load_run(run_dir, checkpoint: Optional[str] = None, z_seed: Optional[int] = None):
     """``(config, model)`` of a run: the model rebuilt from ``config.yaml`` with the
     weights of its newest checkpoint that loads (or of ``checkpoint``), in float32.
     ``model.restored_from`` is the checkpoint prefix used. A run trained with
-    ``train.ema_decay`` has the EMA generator weights in its generator.
+    ``train.ema_decay`` has the EMA generator weights in its generator. ``z_seed``
+    overrides ``model.z_seed`` (the latent fixed inside DeepI2I translators).
 
     Raises:
         RunError: no config.yaml, no checkpoint, ``checkpoint`` not found or not
-            loadable, or no checkpoint loads.
+            loadable, no checkpoint loads, or ``z_seed`` given for a model without
+            ``model.z_seed``.
     """
     import keras
     import tensorflow as tf
@@ -448,6 +450,11 @@ def load_run(run_dir, checkpoint: Optional[str] = None):
         raise RunError(f"{run_dir} is not a run directory: it has no {CONFIG_FILE}.")
     try:
         cfg = load_config(config_path)
+        if z_seed is not None:
+            if not hasattr(cfg.model, "z_seed"):
+                raise RunError(f"--z-seed: model {cfg.model.name} has no fixed latent (only deepi2i runs have "
+                               "model.z_seed); leave it out.")
+            cfg = load_config(config_path, overrides=[f"model.z_seed={int(z_seed)}"])
     except ConfigError as err:
         raise RunError(f"{config_path}: {err}") from None
     directory = run_dir / CHECKPOINT_DIR

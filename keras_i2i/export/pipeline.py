@@ -132,6 +132,7 @@ def export_run(
     min_psnr: Optional[Mapping[str, float]] = None,
     parity_count: int = 16,
     checkpoint: Optional[str] = None,
+    z_seed: Optional[int] = None,
 ) -> ExportReport:
     """Export the translators of a trained run; see the module docstring for the steps.
 
@@ -152,6 +153,8 @@ def export_run(
         min_psnr: parity floors by mode name overriding the defaults (:func:`default_min_psnr`).
         parity_count: held-out images used for parity (at most).
         checkpoint: checkpoint prefix to export instead of the latest.
+        z_seed: overrides ``model.z_seed`` of a DeepI2I run (recorded in each entry's
+            ``conditions``); a run whose model has none raises ``RunError``.
 
     Returns:
         An :class:`~keras_i2i.export.report.ExportReport`; ``report.ok`` is False when a
@@ -196,7 +199,7 @@ def export_run(
     check_not_input(out_dir, [*run_inputs(run_dir), calibration], what="--out", folder=True)
     check_writable_dir(out_dir, "--out")
 
-    cfg, model = load_run(run_dir, checkpoint)
+    cfg, model = load_run(run_dir, checkpoint, z_seed=z_seed)
     selected = list(_select_directions(directions, model, run_dir).values())
     translators = model.translators()
     size = int(size or cfg.data.crop_size)

@@ -150,3 +150,34 @@ def test_exported_target_passes_parity_and_runs_on_the_webcam(transfer_run, tmp_
     wrong = CliRunner().invoke(main, ["webcam", "--model", str(run), "--direction", "to_mars", "--video", str(video),
                                       "--headless"])
     assert wrong.exit_code == 1 and "to_noto" in wrong.output
+
+
+def test_translate_z_seed_overrides_the_fixed_latent(transfer_run, trained_run, tmp_path):
+    from PIL import Image
+
+    from keras_i2i.runs import load_run
+    from keras_i2i.translate import translate_files
+
+    _, run = transfer_run
+    inp = tmp_path / "in"
+    inp.mkdir()
+    shutil.copy(sorted((EMOJI4 / "test" / "fluent3d").glob("*.png"))[0], inp / "a.png")
+
+    def translate(*extra):
+        out = tmp_path / f"out{''.join(extra) or '_none'}"
+        result = CliRunner().invoke(main, ["translate", "--run", str(run), "--input", str(inp), "--output", str(out),
+                                           "--direction", "to_noto", *extra])
+        assert result.exit_code == 0, result.output
+        return np.asarray(Image.open(out / "a.png"), "int16")
+
+    one, two, default = translate("--z-seed", "1"), translate("--z-seed", "2"), translate()
+    assert np.abs(one - two).max() > 0 and np.abs(one - default).max() > 0
+    cfg, model = load_run(run)  # the run's config has no z_seed: the latent is zeros
+    assert model.config.z_seed is None and not model.fixed_z().any()
+    translate_files(model.translators()["to_noto"], [inp / "a.png"], tmp_path / "zeros", cfg.data.crop_size, base=inp)
+    np.testing.assert_array_equal(np.asarray(Image.open(tmp_path / "zeros" / "a.png"), "int16"), default)
+
+    refused = CliRunner().invoke(main, ["translate", "--run", str(trained_run), "--input", str(inp), "--output",
+                                        str(tmp_path / "cyclegan"), "--z-seed", "1"])
+    assert refused.exit_code == 1 and refused.output.startswith("Error:"), refused.output
+    assert len(refused.output.strip().splitlines()) == 1 and "cyclegan" in refused.output
