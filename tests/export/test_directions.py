@@ -44,8 +44,8 @@ def named_export(trained_run, tmp_path_factory):
         copy_emoji(root / "test" / name, letter, 4, split="test")
     real_load_run = keras_i2i.runs.load_run
 
-    def load_run(run_dir, checkpoint=None):
-        cfg, model = real_load_run(run_dir, checkpoint)
+    def load_run(run_dir, checkpoint=None, **kwargs):
+        cfg, model = real_load_run(run_dir, checkpoint, **kwargs)
         data = dataclasses.replace(cfg.data, root=str(root), a=None, b=None, test_a=None, test_b=None)
         return dataclasses.replace(cfg, data=data), ToFluent(model)
 
