@@ -417,18 +417,15 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
     checkpoint, as replacing it would delete it, and must be creatable: else
     :class:`keras_i2i.outputs.OutputError` before anything is read.
     """
-    from keras_i2i.outputs import check_not_input, check_writable_dir, make_dir
+    from keras_i2i.outputs import check_not_input, check_writable_dir
 
     check_not_input(out, checkpoints.values(), what="--out", folder=True, replaces=True)
     check_writable_dir(Path(os.path.abspath(out)).parent if os.path.exists(out) else out, "--out")
     import keras
-    import tensorflow as tf
 
-    from keras_i2i.config import Config, DataConfig, TrainConfig, dump_config
+    from keras_i2i.config import Config, DataConfig, TrainConfig
     from keras_i2i.models import build_model
     from keras_i2i.models.imported import ImportedConfig
-    from keras_i2i.runs import CHECKPOINT_DIR
-    from keras_i2i.utils import atomic_write_text, replace_dir
 
     if not checkpoints:
         raise TorchImportError("Give at least one checkpoint to import.")
@@ -483,6 +480,20 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
                     f", {len(ignored)} ignored ({_listing(ignored, 4)})" if ignored else "")
 
     report = ImportReport(out=out, architecture=architecture, size=size, sources=sources)
+    write_imported_run(cfg, model, report.as_dict(), out)
+    return report
+
+
+def write_imported_run(cfg, model, report: dict, out: Path) -> None:
+    """Write an imported run to ``out`` whole or not at all: ``config.yaml``, checkpoint 0
+    and ``import_report.json`` go into a staging folder beside it that then replaces ``out``."""
+    import tensorflow as tf
+
+    from keras_i2i.config import dump_config
+    from keras_i2i.outputs import make_dir
+    from keras_i2i.runs import CHECKPOINT_DIR
+    from keras_i2i.utils import atomic_write_text, replace_dir
+
     make_dir(out.parent, "--out")
     staging = out.parent / f".{out.name}.importing-{os.getpid()}"
     shutil.rmtree(staging, ignore_errors=True)
@@ -492,8 +503,7 @@ def import_checkpoints(checkpoints: dict[str, str | os.PathLike], out, *, arch: 
         manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(staging / CHECKPOINT_DIR),
                                              max_to_keep=1)
         manager.save(checkpoint_number=0)
-        atomic_write_text(staging / "import_report.json", json.dumps(report.as_dict(), indent=2) + "\n")
+        atomic_write_text(staging / "import_report.json", json.dumps(report, indent=2) + "\n")
         replace_dir(staging, out)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
-    return report

@@ -27,17 +27,15 @@ the tests (``tests/torch_biggan.py``).
 from __future__ import annotations
 
 import dataclasses
-import json
 import os
 import re
-import shutil
 from pathlib import Path
 from typing import Optional
 
 import numpy as np
 
 from keras_i2i.networks.biggan import D_ARCH, G_ARCH
-from keras_i2i.torch_import import TorchImportError, _listing, _sha256, read_state_dict
+from keras_i2i.torch_import import TorchImportError, _listing, _sha256, read_state_dict, write_imported_run
 
 
 @dataclasses.dataclass(frozen=True)
@@ -232,7 +230,7 @@ def import_biggan(generator_path, out, *, discriminator_path=None, classes=None,
 
     Returns the import report (also written as ``import_report.json``).
     """
-    from keras_i2i.outputs import check_not_input, check_writable_dir, make_dir
+    from keras_i2i.outputs import check_not_input, check_writable_dir
 
     inputs = [p for p in (generator_path, discriminator_path) if p is not None]
     check_not_input(out, inputs, what="--out", folder=True, replaces=True)
@@ -254,13 +252,10 @@ def import_biggan(generator_path, out, *, discriminator_path=None, classes=None,
                                f"{arch.num_classes} classes); got {len(classes)}.")
 
     import keras
-    import tensorflow as tf
 
-    from keras_i2i.config import Config, DataConfig, TrainConfig, dump_config
+    from keras_i2i.config import Config, DataConfig, TrainConfig
     from keras_i2i.models import build_model
     from keras_i2i.models.biggan import BigGANConfig
-    from keras_i2i.runs import CHECKPOINT_DIR
-    from keras_i2i.utils import atomic_write_text, replace_dir
 
     sources = {"generator": {"path": str(Path(generator_path).resolve()), "sha256": _sha256(Path(generator_path))}}
     if discriminator_path is not None:
@@ -291,19 +286,7 @@ def import_biggan(generator_path, out, *, discriminator_path=None, classes=None,
                                "damaged.")
     report = {"out": str(out), "architecture": dataclasses.asdict(arch), "classes": list(classes),
               "sources": sources, "sn_epsilon": sn_epsilon, "bn_epsilon": bn_epsilon}
-    make_dir(out.parent, "--out")
-    staging = out.parent / f".{out.name}.importing-{os.getpid()}"
-    shutil.rmtree(staging, ignore_errors=True)
-    try:
-        staging.mkdir()
-        dump_config(cfg, staging / "config.yaml")
-        manager = tf.train.CheckpointManager(tf.train.Checkpoint(model=model), str(staging / CHECKPOINT_DIR),
-                                             max_to_keep=1)
-        manager.save(checkpoint_number=0)
-        atomic_write_text(staging / "import_report.json", json.dumps(report, indent=2) + "\n")
-        replace_dir(staging, out)
-    finally:
-        shutil.rmtree(staging, ignore_errors=True)
+    write_imported_run(cfg, model, report, out)
     report["description"] = arch.describe()
     return report
 
