@@ -65,7 +65,15 @@ class OneHotEmbedding(keras.layers.Embedding):
 
 
 class _SpectralNorm:
-    """The ``u``/``sv`` state and the normalization shared by the three layers."""
+    """The ``u``/``sv`` state, the ``sn_epsilon`` argument and the normalization shared by
+    the three layers."""
+
+    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.sn_epsilon = float(sn_epsilon)
+
+    def get_config(self):
+        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
 
     def _build_sn(self, outputs: int):
         self.u = self.add_weight(name="u", shape=(1, outputs), initializer=keras.initializers.RandomNormal(0.0, 1.0),
@@ -100,10 +108,6 @@ class SNConv2D(_SpectralNorm, keras.layers.Conv2D):
         **kwargs: ``keras.layers.Conv2D``'s.
     """
 
-    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.sn_epsilon = float(sn_epsilon)
-
     def build(self, input_shape):
         super().build(input_shape)
         self._build_sn(self.filters)
@@ -116,9 +120,6 @@ class SNConv2D(_SpectralNorm, keras.layers.Conv2D):
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return outputs
 
-    def get_config(self):
-        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
-
 
 @keras.saving.register_keras_serializable(package="keras_i2i")
 class SNDense(_SpectralNorm, keras.layers.Dense):
@@ -129,10 +130,6 @@ class SNDense(_SpectralNorm, keras.layers.Dense):
         **kwargs: ``keras.layers.Dense``'s.
     """
 
-    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.sn_epsilon = float(sn_epsilon)
-
     def build(self, input_shape):
         super().build(input_shape)
         self._build_sn(self.units)
@@ -142,9 +139,6 @@ class SNDense(_SpectralNorm, keras.layers.Dense):
         if self.use_bias:
             outputs = outputs + ops.cast(self.bias, outputs.dtype)
         return outputs
-
-    def get_config(self):
-        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
 
 
 @keras.saving.register_keras_serializable(package="keras_i2i")
@@ -157,10 +151,6 @@ class SNEmbedding(_SpectralNorm, keras.layers.Embedding):
         **kwargs: ``keras.layers.Embedding``'s.
     """
 
-    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
-        super().__init__(*args, **kwargs)
-        self.sn_epsilon = float(sn_epsilon)
-
     def build(self, input_shape=None):
         super().build(input_shape)
         self._build_sn(self.input_dim)
@@ -168,9 +158,6 @@ class SNEmbedding(_SpectralNorm, keras.layers.Embedding):
     def call(self, inputs, training=False):
         table = self._normalized(self.embeddings, ops.transpose(self.embeddings), training)
         return one_hot_lookup(table, inputs)
-
-    def get_config(self):
-        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
 
 
 __all__ = ["OneHotEmbedding", "SNConv2D", "SNDense", "SNEmbedding", "one_hot_lookup", "power_iteration"]
