@@ -420,10 +420,13 @@ def datasets():
 def datasets_list():
     """Show the bundled and downloadable datasets and whether they are downloaded."""
     from keras_i2i.data import datasets as ds
+    from keras_i2i.data.derived import DERIVED_DATASETS
     from keras_i2i.data.pipeline import BUNDLED_DATASETS
 
     for name, path in BUNDLED_DATASETS.items():
         click.echo(f"{name:24s} bundled      {path}")
+    for info in DERIVED_DATASETS.values():
+        click.echo(f"{info.name:24s} bundled      {info.description}")
     for info in [*ds.list_datasets(), *ds.list_domain_datasets()]:
         root = ds.resolve_dataset_root(info.name)
         state = str(root) if root else (f"~{info.size_mb:.0f} MB" if info.size_mb else "")

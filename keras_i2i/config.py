@@ -59,8 +59,8 @@ def check_bounds(key: str, value: Any, bounds: dict) -> None:
 class DataConfig:
     """Where the domains come from and how images are prepared.
 
-    Set one of: ``dataset`` (``emoji``, bundled, or a standard CycleGAN dataset
-    name such as ``horse2zebra``), ``root`` (a folder with trainA/trainB and
+    Set one of: ``dataset`` (``emoji``, ``emoji4`` or ``emoji4_categories``, bundled, or
+    a standard CycleGAN dataset name such as ``horse2zebra``), ``root`` (a folder with trainA/trainB and
     optionally testA/testB, or with train/<domain>/ and test/<domain>/), ``a`` and
     ``b`` (two folders of images), or ``domains`` (``{name: folder}``, any number).
     """

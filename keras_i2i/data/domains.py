@@ -109,9 +109,9 @@ def resolve_domains(data) -> list[Domain]:
     if data.root and not (data.a or data.b):
         root = Path(data.root).expanduser()
     elif data.dataset and not (data.a or data.b):
-        from keras_i2i.data.pipeline import BUNDLED_DATASETS
+        from keras_i2i.data.pipeline import bundled_root
 
-        root = BUNDLED_DATASETS.get(data.dataset)
+        root = bundled_root(data.dataset)
     if root is not None and root.is_dir():
         per_domain = per_domain_layout(root)
         if per_domain is not None:

@@ -36,6 +36,17 @@ _BUNDLED = Path(__file__).resolve().parent / "bundled"
 BUNDLED_DATASETS = {"emoji": _BUNDLED / "emoji", "emoji4": _BUNDLED / "emoji4"}
 
 
+def bundled_root(name: str) -> Optional[Path]:
+    """The folder of bundled dataset ``name``, or of a dataset derived from one
+    (``emoji4_categories``, laid out in the dataset cache first: :mod:`keras_i2i.data.derived`);
+    None for any other name."""
+    if name in BUNDLED_DATASETS:
+        return BUNDLED_DATASETS[name]
+    from keras_i2i.data.derived import DERIVED_DATASETS, derived_root
+
+    return derived_root(name) if name in DERIVED_DATASETS else None
+
+
 @dataclass(frozen=True)
 class DomainPaths:
     train_a: Path
@@ -122,8 +133,8 @@ def resolve_paths(data) -> DomainPaths:
             )
         return paths
     if data.dataset:
-        if data.dataset in BUNDLED_DATASETS:
-            root = BUNDLED_DATASETS[data.dataset]
+        root = bundled_root(data.dataset)
+        if root is not None:
             if _is_per_domain(root):
                 from keras_i2i.data.domains import resolve_domains
 
@@ -132,7 +143,9 @@ def resolve_paths(data) -> DomainPaths:
         from keras_i2i.data import datasets
 
         if data.dataset not in datasets.CYCLEGAN_DATASETS:
-            known = sorted(BUNDLED_DATASETS) + sorted(datasets.CYCLEGAN_DATASETS)
+            from keras_i2i.data.derived import DERIVED_DATASETS
+
+            known = sorted(BUNDLED_DATASETS) + sorted(DERIVED_DATASETS) + sorted(datasets.CYCLEGAN_DATASETS)
             raise DataError(f"Unknown data.dataset {data.dataset!r}. Known datasets: {', '.join(known)}")
         root = datasets.resolve_dataset_root(data.dataset)
         if root is None:
