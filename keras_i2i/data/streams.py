@@ -2,7 +2,10 @@
 
 - ``unpaired``: ``(real_a, real_b)`` batches of two domains (:class:`UnpairedData`);
 - ``labelled``: ``(image, domain_id)`` batches over any number of domains, each batch
-  balanced over the domains (:class:`LabelledData`), as multi-domain GANs train.
+  balanced over the domains (:class:`LabelledData`), as multi-domain GANs train;
+- ``paired_synthetic``: ``(image, domain_id, mask)``, the labelled real half of GP-UNIT's
+  prior distillation with object masks (:class:`PairedSyntheticData`; the model draws the
+  synthetic pairs itself).
 
 Every stream is a pure function of ``(seed, sample index)``, so a run resumed at step
 ``s`` reads the very batches an uninterrupted run would have read, and each has
@@ -11,11 +14,16 @@ Every stream is a pure function of ``(seed, sample index)``, so a run resumed at
 
 from __future__ import annotations
 
+import logging
+
+import numpy as np
 import tensorflow as tf
 
 from keras_i2i.data.images import DataError
-from keras_i2i.data.pipeline import DomainStream, UnpairedData, batched
+from keras_i2i.data.pipeline import DomainStream, UnpairedData, batched, load_stage, to_unit_range
 from keras_i2i.registry import Registry
+
+logger = logging.getLogger(__name__)
 
 STREAMS: Registry[type] = Registry("dataset kind")
 STREAMS.register("unpaired")(UnpairedData)
@@ -88,3 +96,96 @@ class LabelledData(DomainStream):
             return self._augment(image, sample, stream=2), tf.cast(domain, tf.int32)
 
         return batched(self._indices(start_step * self.global_batch), load, self.global_batch)
+
+
+def read_alpha(path) -> "np.ndarray | None":
+    """The alpha channel of an image file as ``(H, W)`` uint8, or None when it has none
+    (RGBA, LA and palette images with a transparent colour have one)."""
+    from PIL import Image
+
+    from keras_i2i.data.images import read_image
+
+    with Image.open(path) as image:
+        image.load()
+        has_alpha = image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+            image.mode == "P" and "transparency" in image.info)
+        if not has_alpha:
+            read_image(path)  # the same errors as the image itself
+            return None
+        return np.asarray(image.convert("RGBA"))[:, :, 3].copy()
+
+
+@STREAMS.register("paired_synthetic")
+class PairedSyntheticData(LabelledData):
+    """GP-UNIT's prior-distillation stream: the real, labelled half of each step, with
+    object masks; the model draws the synthetic half (the same latent in two classes of
+    its class-conditional GAN) inside its train step, from ``(seed, step)``, so a
+    resumed run sees the very pairs an uninterrupted one would.
+
+    Batches ``(images, domain_ids, masks)`` as :class:`LabelledData` (the same order,
+    crops and flips), ``masks`` ``(B, H, W, 1)`` float in [-1, 1] (-1 background, 1
+    object): the image file's alpha channel (the bundled emoji are RGBA; the loaders
+    composite the colours on white and drop it), cropped and flipped with its image. A
+    file without an alpha channel counts as all object (a warning says how many):
+    photographs need masks from a segmenter, which this stream does not have.
+
+    Args:
+        data: a ``DataConfig``.
+        global_batch: real images per step over all replicas.
+        seed: seeds the shuffles and augmentations.
+    """
+
+    def __init__(self, data, global_batch: int, seed: int = 0):
+        super().__init__(data, global_batch, seed)
+        prepare = load_stage(data)
+        self._alpha_prepare = lambda a: prepare(np.repeat(a[:, :, None], 3, axis=2))[:, :, :1]
+        self._alpha: dict[tuple[int, int], np.ndarray] = {}
+        opaque = 0
+        for folder in self.folders:  # the files without alpha, counted once up front
+            opaque += sum(1 for path in folder.files if not _has_alpha(path))
+        if opaque:
+            logger.warning("%d training image(s) have no alpha channel: their masks are all object.", opaque)
+
+    def alpha(self, domain: int, index: int) -> np.ndarray:
+        """The prepared ``(H, W, 1)`` uint8 alpha of image ``index`` of domain ``domain``."""
+        key = (int(domain), int(index))
+        found = self._alpha.get(key)
+        if found is None:
+            image = self.folders[key[0]].get(key[1])
+            raw = read_alpha(self.folders[key[0]].files[key[1]])
+            if raw is None:
+                found = np.full(image.shape[:2] + (1,), 255, np.uint8)
+            else:
+                found = self._alpha_prepare(raw)
+            if self.config.cache:
+                self._alpha[key] = found
+        return found
+
+    def dataset(self, start_step: int = 0) -> tf.data.Dataset:
+        """Batches ``(images, domain_ids, masks)`` from step ``start_step`` on (endless)."""
+        shape, folders, cfg = self.loaded_shape, self.folders, self.config
+
+        def get(domain, index):
+            return np.concatenate([folders[int(domain)].get(int(index)), self.alpha(domain, index)], axis=2)
+
+        def load(domain, index, sample):
+            rgba = tf.numpy_function(get, [domain, index], tf.uint8, stateful=False)
+            rgba.set_shape(shape[:2] + [4])
+            base = tf.constant(self.seed * 16 + 2 * 4, tf.int64)  # LabelledData's stream 2: the same crops
+            rgba = tf.image.stateless_random_crop(rgba, [cfg.crop_size, cfg.crop_size, 4], seed=tf.stack([base, sample]))
+            if cfg.flip:
+                rgba = tf.image.stateless_random_flip_left_right(rgba, seed=tf.stack([base + 1, sample]))
+            return to_unit_range(rgba[:, :, :3]), tf.cast(domain, tf.int32), to_unit_range(rgba[:, :, 3:])
+
+        return batched(self._indices(start_step * self.global_batch), load, self.global_batch)
+
+
+def _has_alpha(path) -> bool:
+    from PIL import Image
+
+    try:
+        with Image.open(path) as image:
+            return image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
+                image.mode == "P" and "transparency" in image.info)
+    except OSError:
+        return False

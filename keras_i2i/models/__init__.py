@@ -8,6 +8,7 @@ from keras_i2i.models.distill import Distill, DistillConfig  # registers "distil
 from keras_i2i.models.cascaded import Cascaded, CascadedConfig  # registers "cascaded"
 from keras_i2i.models.biggan import BigGAN, BigGANConfig  # registers "biggan"
 from keras_i2i.models.deepi2i import DeepI2I, DeepI2IConfig  # registers "deepi2i"
+from keras_i2i.models.gp_unit_prior import GPUNITPrior, GPUNITPriorConfig  # registers "gp_unit_prior"
 from keras_i2i.models.imported import ImportedConfig, ImportedGenerators
 
 __all__ = [
