@@ -95,15 +95,23 @@ class ModelConfig:
     run (``RUN_DIR``, ``RUN_DIR:ckpt-N``; ``...#other_name`` takes the source run's
     sub-network of that name) or from a Keras file (``.weights.h5``, or ``.keras``, whose
     weights are copied). ``--resume`` never applies it again.
+    ``init_from_class_map``: how the rows of class-indexed variables (a BigGAN's class
+    embeddings) start from a source run of another label space: ``mean`` (every class
+    starts from the mean of all the source's rows) or ``{class: source class or [source
+    classes]}`` for every class of this model (a list: the mean of those rows); the
+    source's class names are its run's domains. Needed when the class counts differ;
+    unused for a source with this model's classes (same names and order).
     ``frozen``: sub-networks that are never trained (no optimizer touches or keeps
     state for them; their weights stay bit-identical).
     ``init_from_record``: written by the trainer into a run's ``config.yaml``: for each
-    loaded sub-network its ``source``, ``checkpoint`` and ``sha256``; leave it unset.
+    loaded sub-network its ``source``, ``checkpoint`` and ``sha256`` (and ``class_map``,
+    ``{class: [source classes]}``, where rows were mapped); leave it unset.
     """
 
     init_from: Optional[dict[str, str]] = None
+    init_from_class_map: Any = None  # "mean" or {class: source class or [source classes]}
     frozen: tuple[str, ...] = ()
-    init_from_record: Optional[dict[str, dict[str, str]]] = None
+    init_from_record: Optional[dict[str, dict[str, Any]]] = None
 
     #: Whether the model has translators (a class attribute, not a key): a generative model
     #: such as ``biggan`` draws images and has nothing for ``train.eval_every`` to evaluate.
@@ -127,6 +135,24 @@ def check_model_common(model) -> None:
     for name in getattr(model, "frozen", ()):
         if not str(name).isidentifier():
             raise ConfigError(f"model.frozen: {name!r} is not a sub-network name (e.g. gen_a2b).")
+    check_class_map(getattr(model, "init_from_class_map", None))
+
+
+def check_class_map(class_map) -> None:
+    """Raise :class:`ConfigError` when ``model.init_from_class_map`` is neither ``mean`` nor
+    ``{class: source class or [source classes]}`` (the names are checked against both label
+    spaces when the sources are loaded; without ``model.init_from`` it is unused)."""
+    key = "model.init_from_class_map"
+    if class_map is None or class_map == "mean":
+        return
+    if not isinstance(class_map, dict) or not class_map:
+        raise ConfigError(f"{key}: expected mean or a mapping {{class: source class or [source classes]}}, "
+                          f"got {class_map!r}.")
+    for target, value in class_map.items():
+        values = list(value) if isinstance(value, (list, tuple)) else [value]
+        if not values or not all(isinstance(v, (str, int)) and not isinstance(v, bool) and str(v) for v in values):
+            raise ConfigError(f"{key}.{target}: expected a source class name or a non-empty list of them, "
+                              f"got {value!r}.")
 
 
 #: The metrics of ``keras_i2i.metrics.METRICS`` (``train.eval_metrics`` is checked against them

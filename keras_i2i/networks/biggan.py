@@ -223,6 +223,12 @@ class BigGANGenerator(_Blocks, keras.Model):
         self(ops.zeros((1, self.dim_z)), ops.zeros((1,), "int32"))
         return self
 
+    @property
+    def class_tables(self) -> list:
+        """The layers with one row per class (the shared class embedding): ``init_from``
+        maps their rows from a source of another label space (``model.init_from_class_map``)."""
+        return [self.shared]
+
     def call(self, z, labels, training=False, adds=None, bottom=None):
         return self.synthesize(z, self.shared(ops.cast(labels, "int32")), training=training, adds=adds,
                                bottom=bottom)
@@ -300,6 +306,12 @@ class BigGANDiscriminator(_Blocks, keras.Model):
         """Create every weight (one call on zeros, at inference: no state changes)."""
         self(ops.zeros((1, self.resolution, self.resolution, 3)), ops.zeros((1,), "int32"))
         return self
+
+    @property
+    def class_tables(self) -> list:
+        """The layers with one row per class (the projection's class embedding): ``init_from``
+        maps their rows from a source of another label space (``model.init_from_class_map``)."""
+        return [self.embed]
 
     def features(self, x, training=False):
         """Every block's output (after its self-attention), first to last."""

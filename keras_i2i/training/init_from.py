@@ -15,14 +15,24 @@ the trainer fills those named in ``model.init_from`` from
 - a Keras weights file of that sub-network (``.weights.h5``, from ``save_weights``);
 - a saved Keras model (``.keras``) whose weights are copied in the same way.
 
+A sub-network's *class tables* (its ``class_tables``: a BigGAN's class embeddings, one
+row per class) may come from a run of another label space, as DeepI2I transfers from a
+GAN pretrained on other classes: ``model.init_from_class_map`` says which source rows
+each class starts from (``mean``: the mean of them all; ``{class: source class or
+[source classes]}``: that row, or the mean of those rows), the source's classes being
+its run's domains. A spectral-norm table's power-iteration state (``u``, ``sv``) becomes
+the mapped table's top singular vector and value. Every other variable is copied as it
+is, and so are the tables of a source with this model's classes (same names and order).
+Different class counts without a map stop the run before its first step.
+
 The record of what was loaded (absolute source, checkpoint, sha256 of the checkpoint's
-index and data files or of the file) goes into the run's ``config.yaml`` as
-``model.init_from_record``. ``--resume`` restores the run's own checkpoint and never
+index and data files or of the file, and the class map applied) goes into the run's
+``config.yaml`` as ``model.init_from_record``. ``--resume`` restores the run's own checkpoint and never
 applies ``init_from`` again.
 
     check_sources(cfg.model)                 # before anything is built
     freeze(model, cfg.model.frozen)          # before model.compile (no optimizer state)
-    record = apply_init_from(model, cfg.model.init_from)
+    record = apply_init_from(model, cfg.model.init_from, class_map=cfg.model.init_from_class_map)
 """
 
 from __future__ import annotations
@@ -36,6 +46,7 @@ from pathlib import Path
 from typing import Optional
 
 import keras
+import numpy as np
 import tensorflow as tf
 
 from keras_i2i.config import ConfigError
@@ -200,18 +211,32 @@ def _copy_weights(target, source_weights, key: str, name: str, where: str) -> No
         variable.assign(value)
 
 
-def _run_weights(source: Source, key: str) -> list:
-    """The weights of sub-network ``source.sub_network`` of the run ``source.path`` at
-    ``source.checkpoint``: the source model is rebuilt from its ``config.yaml`` and only
-    that sub-network is restored."""
+def _source_config(source: Source, key: str):
     from keras_i2i.config import load_config
-    from keras_i2i.models import build_model
 
     try:
-        cfg = load_config(source.path / CONFIG_FILE)
+        return load_config(source.path / CONFIG_FILE)
     except ConfigError as err:
         raise ConfigError(f"{key}: {source.path / CONFIG_FILE}: {err}") from None
-    other = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed, domains=run_domains(cfg))
+
+
+def _run_classes(source: Source, key: str) -> tuple[str, ...]:
+    """The classes of the run ``source.path``: its domains, as its ``config.yaml`` records them."""
+    return tuple(run_domains(_source_config(source, key)))
+
+
+def _run_weights(source: Source, key: str, built: Optional[dict] = None) -> list:
+    """The weights of sub-network ``source.sub_network`` of the run ``source.path`` at
+    ``source.checkpoint``: the source model is rebuilt from its ``config.yaml`` (once per
+    run in ``built``, ``{run: model}``, when given) and only that sub-network is restored."""
+    from keras_i2i.models import build_model
+
+    built = {} if built is None else built
+    other = built.get(source.path)
+    if other is None:
+        cfg = _source_config(source, key)
+        other = built[source.path] = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed,
+                                                 domains=run_domains(cfg))
     if source.sub_network not in sub_networks(other) and source.sub_network in other.directions():
         return _translator_weights(source, key)
     network = _sub_network(other, source.sub_network, key, where=str(source.path))
@@ -243,19 +268,100 @@ def _translator_weights(source: Source, key: str) -> list:
     return [v.numpy() for v in other.translators()[source.sub_network].weights]
 
 
-def load_sub_network(model, name: str, source: Source) -> dict[str, str]:
-    """Fill ``model``'s sub-network ``name`` from ``source``; returns its record
-    (``source``, ``checkpoint``, ``sha256``).
+def _describe(names) -> str:
+    names = list(names)
+    return ", ".join(names) if len(names) <= 12 else f"{', '.join(names[:12])} ... ({len(names)} in all)"
+
+
+def class_map_rows(class_map, targets, sources, key: str, where: str) -> Optional[dict[str, list[str]]]:
+    """``{target class: [source classes]}``: the source rows each of ``targets`` starts
+    from under ``model.init_from_class_map`` = ``class_map``; None (rows copied as they are)
+    when the source has this model's classes (same names, same order), or when there is
+    no map and both label spaces have as many classes.
 
     Raises:
-        ConfigError: unknown sub-network, or a source that does not fit (the message
-            names the sub-network and both shapes).
+        ConfigError: the counts differ and there is no map, a class of this model is not
+            mapped, or a name is not a class of its label space (the message names both
+            label spaces and the key to set).
+    """
+    targets, sources = list(targets), list(sources)
+    spaces = (f"{where} has {len(sources)} classes ({_describe(sources)}), this model {len(targets)} "
+              f"({_describe(targets)})")
+    if targets == sources or (class_map is None and len(targets) == len(sources)):
+        return None
+    if class_map is None:
+        raise ConfigError(f"{key}: {spaces}; set model.init_from_class_map to mean (each class starts from the mean "
+                          "of the source's class rows) or to {class: source class or [source classes]} for each "
+                          "of this model's classes.")
+    if class_map == "mean":
+        return {t: list(sources) for t in targets}
+    unknown = [t for t in class_map if t not in targets]
+    missing = [t for t in targets if t not in class_map]
+    if unknown or missing:
+        what = (f"{', '.join(map(str, unknown))} {'is' if len(unknown) == 1 else 'are'} not a class of this model"
+                if unknown else f"{', '.join(missing)} {'has' if len(missing) == 1 else 'have'} no source class")
+        raise ConfigError(f"model.init_from_class_map: {what} ({spaces}); map every class of this model, or set "
+                          "it to mean.")
+    rows = {}
+    for target in targets:
+        value = class_map[target]
+        names = [str(v) for v in (value if isinstance(value, (list, tuple)) else [value])]
+        bad = [n for n in names if n not in sources]
+        if bad or not names:
+            raise ConfigError(f"model.init_from_class_map.{target}: {', '.join(bad) or 'nothing'} is not a class of "
+                              f"{where} ({spaces}).")
+        rows[target] = names
+    return rows
+
+
+def map_class_tables(target, weights: list, rows: dict[str, list[str]], targets, sources) -> list:
+    """``weights`` (a source's, in ``target.weights`` order) with the rows of ``target``'s
+    class tables mapped: row ``i`` becomes the mean of the source rows ``rows[targets[i]]``;
+    a spectral-norm table's ``u`` and ``sv`` become the mapped table's top left singular
+    vector and value (what its power iteration converges to). Other weights are kept."""
+    index = {id(v): i for i, v in enumerate(target.weights)}
+    sources = list(sources)
+    matrix = np.zeros((len(targets), len(sources)))
+    for i, name in enumerate(targets):
+        for source in rows[name]:
+            matrix[i, sources.index(source)] += 1.0 / len(rows[name])
+    out = list(weights)
+    for layer in getattr(target, "class_tables", ()):
+        i = index[id(layer.embeddings)]
+        table = matrix @ np.asarray(out[i], np.float64)
+        out[i] = table.astype(out[i].dtype)
+        if hasattr(layer, "u"):
+            left, singular, _ = np.linalg.svd(table, full_matrices=False)
+            out[index[id(layer.u)]] = left[:, :1].T.astype(out[index[id(layer.u)]].dtype)
+            out[index[id(layer.sv)]] = singular[:1].astype(out[index[id(layer.sv)]].dtype)
+    return out
+
+
+def load_sub_network(model, name: str, source: Source, class_map=None,
+                     built: Optional[dict] = None) -> dict[str, str]:
+    """Fill ``model``'s sub-network ``name`` from ``source``; returns its record
+    (``source``, ``checkpoint``, ``sha256``; ``class_map`` where class rows were mapped).
+    ``class_map``: ``model.init_from_class_map``, for a run source of another label space
+    (see the module docstring); ``built``: source models already rebuilt, ``{run: model}``.
+
+    Raises:
+        ConfigError: unknown sub-network, a source that does not fit (the message names
+            the sub-network and both shapes), or class tables of another class count
+            without a usable ``class_map``.
     """
     key = f"model.init_from.{name}"
     target = _sub_network(model, name, "model.init_from")
+    rows = None
     if source.is_run:
         where = f"{source.path}'s {source.sub_network}"
-        _copy_weights(target, _run_weights(source, key), key, name, where)
+        targets = tuple(getattr(model, "domains", ()))
+        if getattr(target, "class_tables", None):  # the map is checked before the source is loaded
+            classes = _run_classes(source, key)
+            rows = class_map_rows(class_map, targets, classes, key, str(source.path))
+        weights = _run_weights(source, key, built)
+        if rows is not None and len(weights) == len(target.weights):
+            weights = map_class_tables(target, weights, rows, targets, classes)
+        _copy_weights(target, weights, key, name, where)
         files = checkpoint_files(source.checkpoint)
     elif source.path.name.endswith(".keras"):
         loaded = keras.saving.load_model(source.path, compile=False)
@@ -268,6 +374,8 @@ def load_sub_network(model, name: str, source: Source) -> dict[str, str]:
               "sha256": sha256_of(files)}
     if source.is_run and source.sub_network != name:
         record["sub_network"] = source.sub_network
+    if rows is not None:
+        record["class_map"] = rows
     logger.info("init_from: %s <- %s%s (sha256 %s)", name, source.path,
                 f" {Path(source.checkpoint).name}" if source.checkpoint else "", record["sha256"][:12])
     return {k: v for k, v in record.items() if v is not None}
@@ -297,10 +405,12 @@ _SHAPES = re.compile(r"variable\.shape=(?P<ours>\([^)]*\)), Received: value\.sha
                      r".*?Target variable: <Variable path=(?P<path>[^,]+),")
 
 
-def apply_init_from(model, init_from, sources: Optional[dict[str, Source]] = None) -> Optional[dict]:
+def apply_init_from(model, init_from, sources: Optional[dict[str, Source]] = None,
+                    class_map=None) -> Optional[dict]:
     """Load every sub-network of ``init_from`` (``{name: spec}``) into ``model``; returns
     the record for ``model.init_from_record`` (None when there is nothing to load).
-    ``sources``: the result of :func:`check_sources`, when already checked."""
+    ``sources``: the result of :func:`check_sources`, when already checked;
+    ``class_map``: ``model.init_from_class_map``."""
     if not init_from:
         return None
     names = sub_networks(model)
@@ -310,8 +420,9 @@ def apply_init_from(model, init_from, sources: Optional[dict[str, Source]] = Non
         raise ConfigError(f"model.init_from: {kind} has no sub-network {unknown[0]!r}; its sub-networks are: "
                           f"{', '.join(names)}.")
     sources = sources or {name: parse_source(name, spec) for name, spec in init_from.items()}
-    return {name: load_sub_network(model, name, sources[name]) for name in init_from}
+    built: dict = {}  # each source run's model is rebuilt once
+    return {name: load_sub_network(model, name, sources[name], class_map, built) for name in init_from}
 
 
-__all__ = ["Source", "apply_init_from", "check_frozen", "check_sources", "checkpoint_files", "freeze",
-           "load_sub_network", "parse_source", "sha256_of", "sub_networks"]
+__all__ = ["Source", "apply_init_from", "check_frozen", "check_sources", "checkpoint_files", "class_map_rows",
+           "freeze", "load_sub_network", "map_class_tables", "parse_source", "sha256_of", "sub_networks"]

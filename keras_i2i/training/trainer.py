@@ -171,7 +171,8 @@ class Trainer:
                             "the weights).", path, " or ".join(resumable.missing))
             logger.info("Resumed from %s at step %d", path, int(model.step.numpy()))
         elif hasattr(cfg.model, "init_from"):  # before step 0; what was loaded (or nothing) goes into config.yaml
-            record = apply_init_from(model, cfg.model.init_from, self.init_sources)
+            record = apply_init_from(model, cfg.model.init_from, self.init_sources,
+                                     class_map=getattr(cfg.model, "init_from_class_map", None))
             self.cfg = cfg = dataclasses.replace(cfg, model=dataclasses.replace(cfg.model, init_from_record=record))
         if not self.resume:  # what the model measures on the data before step 0 (checkpointed)
             model.prepare(data.dataset(0))
