@@ -98,20 +98,19 @@ class LabelledData(DomainStream):
         return batched(self._indices(start_step * self.global_batch), load, self.global_batch)
 
 
+def _has_alpha(image) -> bool:
+    """Whether a Pillow image has an alpha channel (RGBA, LA, palette with transparency)."""
+    return image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (image.mode == "P" and "transparency" in image.info)
+
+
 def read_alpha(path) -> "np.ndarray | None":
-    """The alpha channel of an image file as ``(H, W)`` uint8, or None when it has none
-    (RGBA, LA and palette images with a transparent colour have one)."""
+    """The alpha channel of an image file as ``(H, W)`` uint8, or None when it has none."""
     from PIL import Image
 
-    from keras_i2i.data.images import read_image
-
     with Image.open(path) as image:
-        image.load()
-        has_alpha = image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
-            image.mode == "P" and "transparency" in image.info)
-        if not has_alpha:
-            read_image(path)  # the same errors as the image itself
+        if not _has_alpha(image):
             return None
+        image.load()
         return np.asarray(image.convert("RGBA"))[:, :, 3].copy()
 
 
@@ -122,8 +121,8 @@ class PairedSyntheticData(LabelledData):
     its class-conditional GAN) inside its train step, from ``(seed, step)``, so a
     resumed run sees the very pairs an uninterrupted one would.
 
-    Batches ``(images, domain_ids, masks)`` as :class:`LabelledData` (the same order,
-    crops and flips), ``masks`` ``(B, H, W, 1)`` float in [-1, 1] (-1 background, 1
+    Batches ``(images, domain_ids, masks)``, the domains and order of :class:`LabelledData`;
+    ``masks`` ``(B, H, W, 1)`` float in [-1, 1] (-1 background, 1
     object): the image file's alpha channel (the bundled emoji are RGBA; the loaders
     composite the colours on white and drop it), cropped and flipped with its image. A
     file without an alpha channel counts as all object (a warning says how many):
@@ -140,9 +139,7 @@ class PairedSyntheticData(LabelledData):
         prepare = load_stage(data)
         self._alpha_prepare = lambda a: prepare(np.repeat(a[:, :, None], 3, axis=2))[:, :, :1]
         self._alpha: dict[tuple[int, int], np.ndarray] = {}
-        opaque = 0
-        for folder in self.folders:  # the files without alpha, counted once up front
-            opaque += sum(1 for path in folder.files if not _has_alpha(path))
+        opaque = sum(1 for folder in self.folders for path in folder.files if not _file_has_alpha(path))
         if opaque:
             logger.warning("%d training image(s) have no alpha channel: their masks are all object.", opaque)
 
@@ -171,7 +168,7 @@ class PairedSyntheticData(LabelledData):
         def load(domain, index, sample):
             rgba = tf.numpy_function(get, [domain, index], tf.uint8, stateful=False)
             rgba.set_shape(shape[:2] + [4])
-            base = tf.constant(self.seed * 16 + 2 * 4, tf.int64)  # LabelledData's stream 2: the same crops
+            base = tf.constant(self.seed * 16 + 2 * 4, tf.int64)  # seeded as LabelledData's image stream
             rgba = tf.image.stateless_random_crop(rgba, [cfg.crop_size, cfg.crop_size, 4], seed=tf.stack([base, sample]))
             if cfg.flip:
                 rgba = tf.image.stateless_random_flip_left_right(rgba, seed=tf.stack([base + 1, sample]))
@@ -180,12 +177,8 @@ class PairedSyntheticData(LabelledData):
         return batched(self._indices(start_step * self.global_batch), load, self.global_batch)
 
 
-def _has_alpha(path) -> bool:
+def _file_has_alpha(path) -> bool:
     from PIL import Image
 
-    try:
-        with Image.open(path) as image:
-            return image.mode in ("RGBA", "LA", "La", "RGBa", "PA") or (
-                image.mode == "P" and "transparency" in image.info)
-    except OSError:
-        return False
+    with Image.open(path) as image:  # the header only
+        return _has_alpha(image)

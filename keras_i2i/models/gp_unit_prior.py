@@ -108,11 +108,14 @@ class GPUNITPriorConfig(ModelConfig):
 
     def validate(self, data) -> None:
         """The crop size halves ``content_down`` times to a code of at least 4x4; the prior
-        is a BigGAN resolution; the prior run is given."""
+        is a BigGAN resolution; the prior run is given; probabilities and thresholds <= 1."""
         try:
             check_sizes(data.crop_size, self.content_down)
         except ValueError as err:
             raise ConfigError(f"data.crop_size: {err}") from None
+        for key in ("style_flip", "mask_threshold"):
+            if getattr(self, key) > 1:
+                raise ConfigError(f"model.{key}: {getattr(self, key)!r} is not allowed; it must be <= 1.")
         resolution = self.prior_resolution or data.crop_size
         if resolution not in RESOLUTIONS:
             raise ConfigError(f"model.prior_resolution: {resolution} has no BigGAN architecture; set it to the "

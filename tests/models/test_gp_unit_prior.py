@@ -100,6 +100,27 @@ def test_paired_content_loss_gradient_reaches_one_side_only():
     assert grad_b is None or not np.any(grad_b.numpy())
 
 
+def test_prior_of_another_size_and_class_ids():
+    """A 32 px prior with 6 classes feeding a 64 px model of 2 domains (classes 5 and 1):
+    the pairs come resized to 64 px, one eager step trains the auto-encoder only."""
+    from keras_i2i.models.gp_unit_prior import GPUNITPrior, GPUNITPriorConfig
+
+    cfg = GPUNITPriorConfig(content_ch=4, content_down=3, g_ch=2, dim_z=10, shared_dim=4, g_attention=(),
+                            vgg_weights="none", prior_resolution=32, prior_num_classes=6, prior_classes=(5, 1))
+    model = GPUNITPrior(cfg, image_size=64, domains=("x", "y"))
+    model.compile(2e-4, 0.9, 0.999)
+    x_a, x_b, label_a, label_b = model.draw_pairs(3)
+    assert tuple(x_a.shape) == (3, 64, 64, 3) and set(np.concatenate([label_a, label_b])) <= {0, 1}
+    prior = [v.numpy() for v in model.prior.weights]
+    x = np.random.default_rng(0).uniform(-1, 1, (2, 64, 64, 3)).astype("float32")
+    logs = model.train_step((x, np.array([0, 1], "int32"), np.ones((2, 64, 64, 1), "float32")))
+    assert all(np.isfinite(float(v)) for v in logs.values()), logs
+    assert all(np.array_equal(a, b.numpy()) for a, b in zip(prior, model.prior.weights))
+    with pytest.raises(Exception, match="prior_classes"):
+        GPUNITPrior(GPUNITPriorConfig(content_ch=4, content_down=3, g_ch=2, dim_z=10, shared_dim=4, g_attention=(),
+                                      vgg_weights="none", prior_classes=(0,)), image_size=32, domains=("x", "y"))
+
+
 # -- data ----------------------------------------------------------------------------------
 
 
