@@ -314,7 +314,8 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
               help="With --run: a checkpoint prefix, or 'best' (train.keep_best). [default: the latest]")
 @click.option("--split", type=click.Choice(["test", "train"]), default="test", help="Images to translate and compare.")
 @click.option("--direction", default="all", metavar="NAMES|all",
-              help="Direction(s) to evaluate, comma-separated (a2b, b2a ...), or all the model has.")
+              help="Direction(s) to evaluate, comma-separated (a2b, b2a ...), or all the model has (a multi-domain "
+                   "model's to_<target>: its mean row is the mFID/mKID over the targets).", show_default=True)
 @click.option("--metrics", "metric_names", default=None, metavar="NAMES",
               help="Comma-separated metrics (fid, kid, rc, fc, psnr, ssim, lpips). [default: all of them; lpips "
                    "only where its weights are installed]")
@@ -340,15 +341,19 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
 @click.option("--max-images", type=click.IntRange(min=2), default=None, help="At most N images per evaluated folder.")
 @click.option("--baseline/--no-baseline", default=True, help="Also evaluate the identity mapping on the same images.")
 @click.option("--threads", type=click.IntRange(min=1), default=None, help="With --model: runtime CPU threads.")
+@click.option("--z-seed", "z_seed", type=click.IntRange(min=0), default=None, metavar="N",
+              help="DeepI2I runs: fix the translators' latent to a normal draw seeded by N (overrides model.z_seed; "
+                   "recorded in the report). [default: the run's model.z_seed; zeros when it has none]")
 @click.option("--json", "json_path", type=click.Path(dir_okay=False, path_type=Path), default=None,
-              help="Write the JSON report here. [default: RUN_DIR/eval/<split>_<what>_step<N>.json]")
+              help="Write the JSON report here. [default: RUN_DIR/eval/<split>_<what>[_z<N>]_step<N>.json]")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
 def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, reference, data, feature_network,
              inception_weights, feature_size, classifier_images, kid_subset_size, max_images, baseline, threads,
-             json_path, verbose):
+             z_seed, json_path, verbose):
     """Measure translation quality: FID, KID, RC/FC and paired PSNR/SSIM/LPIPS.
 
-    Translates the split's source-domain images (resized to the model's input side) and
+    Translates the split's source-domain images (resized to the model's input side; every
+    source domain of a multi-domain model's to_<target>) and
     compares them with the target domain: FID/KID on InceptionV3 pool features (images
     resized to 299 with clean-FID's antialiased bicubic), RC/FC with domain classifiers on
     those features (--features vgg16: VGG16 features instead, offline), PSNR/SSIM/LPIPS
@@ -387,10 +392,14 @@ def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, r
                    kid_subset_size=kid_subset_size, max_images=max_images, baseline=baseline, data=data)
     try:
         if run_dir is not None:
-            report = evaluate_run(run_dir, checkpoint, directions=None if direction == "all" else direction, **options)
+            report = evaluate_run(run_dir, checkpoint, directions=None if direction == "all" else direction,
+                                  z_seed=z_seed, **options)
         else:
             if direction != "all":
                 raise click.UsageError("With --model the files' model.json says their directions; drop --direction.")
+            if z_seed is not None:
+                raise click.UsageError("--z-seed is for --run: an exported file's latent is fixed inside it (its "
+                                       "model.json conditions); export with --z-seed N instead.")
             report, run_dir = evaluate_exported(model_files, num_threads=threads, **options)
     except FeatureError as err:
         raise click.ClickException(str(err)) from None

@@ -158,14 +158,28 @@ class Evaluation:
         self.images = images or ImageStore(size, max_images)
         if self.images.size != self.size:
             raise ValueError("The image store holds images of another size.")
-        self.domains = sorted({domain for d in self.directions for domain in (self.source(d), self.target(d))})
+        self.domains = sorted({domain for d in self.directions for domain in (*self.sources(d), self.target(d))})
         self._fakes: dict[tuple, np.ndarray] = {}
         for domain in self.domains:
             self.folder(domain, split)
 
     # ------------------------------------------------------------------ images
     def source(self, direction: str) -> str:
+        """The first source domain of ``direction``."""
         return self.direction_info[direction].primary_source
+
+    def sources(self, direction: str) -> tuple[str, ...]:
+        """Every source domain of ``direction``: one for a two-domain model, every other
+        domain for a multi-domain model's ``to_<target>``; its translations are those of
+        all their images."""
+        return self.direction_info[direction].source
+
+    @property
+    def multi_domain(self) -> bool:
+        """Whether the mean row is the multi-domain mean of DeepI2I's protocol (mFID, mKID):
+        one direction per target domain, reached from several source domains."""
+        targets = [self.target(d) for d in self.directions]
+        return len(set(targets)) == len(targets) and any(len(self.sources(d)) > 1 for d in self.directions)
 
     def target(self, direction: str) -> str:
         return self.direction_info[direction].target
@@ -197,11 +211,12 @@ class Evaluation:
         return self.reference_dir if self.reference_dir is not None else self.folder(self.target(direction), self.split)
 
     def fake(self, direction: str, split: Optional[str] = None) -> np.ndarray:
-        """The translations of the source domain's images of ``split`` (default: the evaluated one)."""
+        """The translations of the source domains' images of ``split`` (default: the
+        evaluated one), in the order of :meth:`sources`."""
         split = split or self.split
         key = (direction, split)
         if key not in self._fakes:
-            source = self.real(self.source(direction), split)
+            source = np.concatenate([self.real(domain, split) for domain in self.sources(direction)])
             fake = np.asarray(self.translators[direction](source))
             if fake.shape != source.shape or fake.dtype != np.uint8:
                 raise ValueError(f"Translator {direction} returned {fake.shape} {fake.dtype} for {source.shape} uint8.")
@@ -209,9 +224,9 @@ class Evaluation:
         return self._fakes[key]
 
     def pairs(self, direction: str) -> Optional[tuple[np.ndarray, np.ndarray]]:
-        """(translations, their true targets) for the source images whose target-domain
-        file of the same name exists; None when there are none."""
-        source_names = self.names(self.source(direction))
+        """(translations, their true targets) for the source images (of every source
+        domain) whose target-domain file of the same name exists; None when there are none."""
+        source_names = [name for domain in self.sources(direction) for name in self.names(domain)]
         target_names = self.names(self.target(direction))
         index = {name: i for i, name in enumerate(target_names)}
         matched = [(i, index[name]) for i, name in enumerate(source_names) if name in index]
@@ -247,9 +262,10 @@ class Evaluation:
             "directions": {
                 d: {
                     "source_domain": self.source(d),
+                    "source_domains": list(self.sources(d)),
                     "target_domain": self.target(d),
-                    "source": str(self.folder(self.source(d), self.split)),
-                    "images": int(len(self.real(self.source(d)))),
+                    "source": ", ".join(str(self.folder(s, self.split)) for s in self.sources(d)),
+                    "images": int(sum(len(self.real(s)) for s in self.sources(d))),
                     "reference": str(self.reference_folder(d)),
                     "reference_images": int(len(self.reference(d))),
                 } for d in self.directions
@@ -271,8 +287,15 @@ def resolve_metrics(names: Iterable[str] | str) -> list[str]:
     return names
 
 
+#: mean-row keys of a multi-domain evaluation (:attr:`Evaluation.multi_domain`): DeepI2I's
+#: mFID and mKID, the per-target FID and KID averaged over the target domains
+MULTI_DOMAIN_KEYS = {"fid": "mfid", "kid": "mkid"}
+
+
 def run_metrics(ev: Evaluation, metrics: Sequence[str]) -> dict:
-    """``{row: {key: value}}`` (rows: the directions and ``"mean"``) of the named metrics."""
+    """``{row: {key: value}}`` (rows: the directions and ``"mean"``) of the named metrics.
+    In a multi-domain evaluation the mean row also has ``mfid``/``mkid`` (the same numbers
+    as its ``fid``/``kid``, under the names the DeepI2I paper reports them by)."""
     rows: dict[str, dict] = {d: {} for d in ev.directions}
     rows[MEAN] = {}
     for name in resolve_metrics(metrics):
@@ -280,6 +303,8 @@ def run_metrics(ev: Evaluation, metrics: Sequence[str]) -> dict:
         for row, values in METRICS.get(name)(ev).items():
             rows.setdefault(row, {}).update(values)
         logger.debug("%s took %.1f s", name, time.perf_counter() - start)
+    if ev.multi_domain:
+        rows[MEAN].update({m: rows[MEAN][key] for key, m in MULTI_DOMAIN_KEYS.items() if key in rows[MEAN]})
     return rows
 
 
@@ -370,7 +395,9 @@ def format_table(results: dict, baseline: Optional[dict] = None) -> str:
     lines = [("", *[c[0] for c in columns])]
     for label, rows in (("", results), ("identity ", baseline or {})):
         for row, values in rows.items():
-            lines.append((f"{label}{row}", *[_cell(values, key, fmt) for _, key, fmt in columns]))
+            named = [m for m in ("mfid", "mkid") if m in values]  # a multi-domain mean: say so
+            name = f"{row} ({', '.join(m[0] + m[1:].upper() for m in named)})" if row == MEAN and named else row
+            lines.append((f"{label}{name}", *[_cell(values, key, fmt) for _, key, fmt in columns]))
     widths = [max(len(line[i]) for line in lines) for i in range(len(lines[0]))]
     return "\n".join("  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in
                                enumerate(zip(line, widths))).rstrip() for line in lines)
@@ -425,6 +452,11 @@ def evaluate(translators: dict, paths, size: int, metrics: Sequence[str] | str =
         "classifier": "softmax regression on standardized features (RC: trained on real train images; FC: on "
                       f"translated train images), at most {ev.classifier_images} images per domain",
         "pairs": "source and target files of the same name in the split's folders",
+        "sources": "each direction translates the images of every one of its source domains (a multi-domain "
+                   "model's to_<target>: all the other domains)",
+        "mean": ("mFID/mKID (DeepI2I): per target domain, FID/KID of the translations of every other domain "
+                 "against the target's real images, averaged over the targets (the mean row's fid/kid, also "
+                 "as mfid/mkid)") if ev.multi_domain else "the average over the directions",
         "resize_to_model": "Pillow bicubic (antialiased) to the model's input side, before translation and for "
                            "all real images",
     }

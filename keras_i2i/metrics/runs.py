@@ -76,22 +76,26 @@ def _check_reference(translators: dict, options: dict) -> None:
 
 def evaluate_run(run_dir, checkpoint: Optional[str] = None, directions=None, data=None,
                  metrics: Sequence[str] | str = ("fid", "kid"), inception_weights="imagenet",
-                 feature_size: Optional[int] = None, **options) -> EvalReport:
+                 feature_size: Optional[int] = None, z_seed: Optional[int] = None, **options) -> EvalReport:
     """Evaluate the Keras translators of a run (its latest checkpoint, ``checkpoint``, or
-    ``"best"``) on its own data (or ``data``)."""
+    ``"best"``) on its own data (or ``data``). ``z_seed`` overrides a DeepI2I run's
+    ``model.z_seed`` (see :func:`keras_i2i.runs.load_run`); the latent used is recorded in
+    the report's ``source``."""
     from keras_i2i.translate import RunError, load_run
 
     if checkpoint == "best":
         checkpoint = best_checkpoint(run_dir)
         if checkpoint is None:
             raise RunError(f"{run_dir} has no best checkpoint (train with train.eval_every and train.keep_best).")
-    cfg, model = load_run(run_dir, checkpoint)
+    cfg, model = load_run(run_dir, checkpoint, z_seed=z_seed)
     declared = model.directions()
     translators = _select({d: keras_translator(t) for d, t in model.translators().items()}, directions, declared)
     _check_reference(translators, options)
     domains = data_domains(data) if data is not None else run_data_domains(cfg)
     source = {"run": str(run_dir), "checkpoint": str(model.restored_from), "step": checkpoint_step(model.restored_from),
               "translator": "keras"}
+    if hasattr(cfg.model, "z_seed"):  # the latent fixed inside the translators (None: zeros)
+        source["z_seed"] = cfg.model.z_seed
     return evaluate(translators, domains, cfg.data.crop_size, metrics, source=source, directions=declared,
                     inception_weights=inception_weights, feature_size=feature_size, **options)
 
@@ -142,6 +146,7 @@ def evaluate_exported(files: Sequence[str | os.PathLike], data=None, metrics: Se
         raise DataError("The run these files were exported from is not found; give the data with --data ROOT.")
     source = {"models": [{"file": str(t.path), "direction": t.metadata.get("direction"), "backend": t.backend,
                           "quantization": (t.metadata.get("quantization") or {}).get("mode"),
+                          "conditions": t.metadata.get("conditions") or {},
                           "source_checkpoint": t.metadata.get("source_checkpoint")} for t in loaded],
               "translator": "runtime", "run": str(run_dir) if run_dir else None,
               "step": checkpoint_step(loaded[0].metadata.get("source_checkpoint"))}
@@ -159,6 +164,8 @@ def record(report: EvalReport, run_dir=None, json_path=None) -> Optional[Path]:
         step = report.source.get("step")
         kind = "keras" if report.source.get("translator") == "keras" else \
             "+".join(Path(m["file"]).name for m in report.source.get("models", []))
+        if report.source.get("z_seed") is not None:  # one report per latent, none over another's
+            kind += f"_z{report.source['z_seed']}"
         json_path = Path(run_dir) / "eval" / f"{report.protocol['split']}_{kind}_step{step}.json"
     if json_path is not None:
         report.write_json(json_path)
@@ -169,7 +176,8 @@ def record(report: EvalReport, run_dir=None, json_path=None) -> Optional[Path]:
             "feature_network": (report.protocol["features"] or {}).get("name"),
             "features": (report.protocol["features"] or {}).get("weights"),
             "feature_size": (report.protocol["features"] or {}).get("size"),
-            "report": str(json_path) if json_path else None, **report.flat(),
+            "report": str(json_path) if json_path else None,
+            **({"z_seed": report.source["z_seed"]} if "z_seed" in report.source else {}), **report.flat(),
         })
     return Path(json_path) if json_path is not None else None
 

@@ -181,3 +181,44 @@ def test_translate_z_seed_overrides_the_fixed_latent(transfer_run, trained_run, 
                                         str(tmp_path / "cyclegan"), "--z-seed", "1"])
     assert refused.exit_code == 1 and refused.output.startswith("Error:"), refused.output
     assert len(refused.output.strip().splitlines()) == 1 and "cyclegan" in refused.output
+
+
+def test_evaluate_translates_every_source_and_reports_mfid_with_a_z_seed(transfer_run, trained_run, tmp_path):
+    """``evaluate --z-seed N`` on a DeepI2I run: every to_<target> translates the test
+    images of the three other domains; the mean row is mFID/mKID (the identity baseline's
+    too); the seed is in the report, in its file name and in metrics.jsonl; other models
+    and exported files refuse --z-seed in one line."""
+    import json
+
+    _, run = transfer_run
+    small = ["--inception-weights", "none", "--feature-size", "75", "--classifier-images", "2", "--kid-subset-size",
+             "2"]
+    result = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--metrics", "fid,kid,rc,fc,psnr",
+                                       "--z-seed", "3", *small])
+    assert result.exit_code == 0, result.output
+    assert "mean (mFID, mKID)" in result.output and "identity mean (mFID, mKID)" in result.output
+    path = run / "eval" / "test_keras_z3_step4.json"
+    report = json.loads(path.read_text())
+    assert report["source"]["z_seed"] == 3 and "mFID" in report["protocol"]["mean"]
+    to_noto = report["protocol"]["directions"]["to_noto"]
+    assert to_noto["source_domains"] == ["fluent3d", "fluentflat", "twemoji"] and to_noto["images"] == 6
+    assert to_noto["reference_images"] == 2
+    results, baseline = report["results"], report["baseline"]["results"]
+    assert set(results) == {*(f"to_{d}" for d in DOMAINS), "mean"}
+    assert results["mean"]["mfid"] == results["mean"]["fid"] and results["mean"]["mkid"] == results["mean"]["kid"]
+    assert baseline["mean"]["mfid"] == baseline["mean"]["fid"] and results["to_noto"]["pairs"] == 6
+    assert results["mean"]["fc"] is not None and 0 <= results["to_noto"]["rc"] <= 1
+    line = json.loads((run / "metrics.jsonl").read_text().splitlines()[-1])
+    assert line["z_seed"] == 3 and line["mean/mfid"] == pytest.approx(results["mean"]["fid"])
+
+    out = tmp_path / "zeros.json"
+    done = CliRunner().invoke(main, ["evaluate", "--run", str(run), "--direction", "to_noto", "--metrics", "psnr",
+                                     "--no-baseline", "--json", str(out)])
+    assert done.exit_code == 0, done.output
+    default = json.loads(out.read_text())  # the run's own latent: zeros
+    assert default["source"]["z_seed"] is None and "mFID" in default["protocol"]["mean"]
+    assert default["results"]["to_noto"]["psnr"] != results["to_noto"]["psnr"]
+
+    refused = CliRunner().invoke(main, ["evaluate", "--run", str(trained_run), "--metrics", "psnr", "--z-seed", "1"])
+    assert refused.exit_code == 1 and refused.output.startswith("Error:"), refused.output
+    assert len(refused.output.strip().splitlines()) == 1 and "cyclegan" in refused.output
