@@ -422,7 +422,7 @@ def evaluate(run_dir, model_files, checkpoint, split, direction, metric_names, r
 
 @main.group()
 def datasets():
-    """List and download the standard CycleGAN datasets."""
+    """List and download the standard datasets (CycleGAN, CartoonSet, AFHQ)."""
 
 
 @datasets.command("list")
@@ -436,7 +436,7 @@ def datasets_list():
         click.echo(f"{name:24s} bundled      {path}")
     for info in DERIVED_DATASETS.values():
         click.echo(f"{info.name:24s} bundled      {info.description}")
-    for info in [*ds.list_datasets(), *ds.list_domain_datasets()]:
+    for info in [*ds.list_datasets(), *ds.list_domain_datasets(), *ds.list_multidomain_datasets()]:
         root = ds.resolve_dataset_root(info.name)
         state = str(root) if root else (f"~{info.size_mb:.0f} MB" if info.size_mb else "")
         click.echo(f"{info.name:24s} {'downloaded' if root else 'download':12s} {state}  {info.description}")

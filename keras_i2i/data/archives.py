@@ -184,6 +184,43 @@ def _check_layout(root: Path, archive: Path) -> None:
     )
 
 
+def _install_domains_archive(archive: Path, target: Path, renames: tuple[tuple[str, str], ...] = ()) -> None:
+    """Unpack a multi-domain zip (AFHQ) so that ``target`` holds ``train/<domain>/`` and
+    ``test/<domain>/``: extracted safely beside ``target``, the split folders renamed by
+    ``renames`` (AFHQ's ``val/`` becomes ``test/``), the layout checked, moved in with
+    :func:`os.replace`."""
+    _remove_stale_partials(target)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.name}.{_PARTIAL_PREFIX}", dir=target.parent))
+    try:
+        with open(archive, "rb") as fh:
+            magic = fh.read(4)
+        if magic[:2] != b"PK":
+            raise DatasetError(
+                f"The downloaded file {archive.name} is not a zip archive (it starts with {magic!r}; a file host "
+                "can answer with a web page instead of the file). It has been deleted; retry, or point base_url / "
+                f"${ENV_DATASET_URL} at a mirror that holds {archive.name}."
+            )
+        dest = staging / "extract"
+        dest.mkdir()
+        root = _extract_zip(archive, dest)
+        for old, new in renames:
+            if (root / old).is_dir() and not (root / new).exists():
+                (root / old).rename(root / new)
+        train = root / "train"
+        domains = sorted(p.name for p in train.iterdir() if p.is_dir()) if train.is_dir() else []
+        if not domains:
+            found = sorted(p.name + ("/" if p.is_dir() else "") for p in root.iterdir())
+            raise DatasetError(
+                f"The archive {archive.name} does not look like a multi-domain dataset: expected train/<domain>/ "
+                f"folders (and test/<domain>/); found {found or 'nothing'}. Nothing was installed; check the download "
+                f"URL (base_url / ${ENV_DATASET_URL})."
+            )
+        logger.info("Dataset domains: %s", ", ".join(domains))
+        replace_dir(root, target)
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
+
+
 def _install_domain_archive(archive: Path, target: Path) -> None:
     """Unpack a one-domain ``.tgz`` so that ``target`` holds ``train/``, ``test/``
     and ``attributes/``; staged beside ``target`` and moved in with :func:`os.replace`.

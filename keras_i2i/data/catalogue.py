@@ -6,7 +6,9 @@ The eleven unpaired datasets published with CycleGAN (Zhu et al., 2017,
 (:data:`DOMAIN_DATASETS`: Google's CartoonSet) hold the images of a single domain, to
 pair with a folder of your own (``data.b: cartoonset10k``); they are ``.tgz`` archives,
 laid out once unpacked as ``train/``, ``test/`` (every 20th image by file name) and
-``attributes/`` (the per-image CSV files).
+``attributes/`` (the per-image CSV files). Multi-domain datasets
+(:data:`MULTIDOMAIN_DATASETS`: AFHQ) are zips of one folder per domain, laid out once
+unpacked as ``train/<domain>/`` and ``test/<domain>/`` for ``data.dataset: afhq``.
 
 Downloading them is :mod:`keras_i2i.data.datasets`; unpacking them safely is
 :mod:`keras_i2i.data.archives`.
@@ -48,9 +50,12 @@ class DatasetInfo:
             zip CRC-32s and the layout check are the integrity checks).
         description: One line for ``keras-i2i datasets list``.
         size_mb: Approximate archive size in MB (10**6 bytes), informational.
-        kind: ``"unpaired"`` (a zip with ``trainA/``, ``trainB/`` ...) or
+        kind: ``"unpaired"`` (a zip with ``trainA/``, ``trainB/`` ...),
             ``"domain"`` (a ``.tgz`` of one domain's images, see
-            :data:`DOMAIN_DATASETS`).
+            :data:`DOMAIN_DATASETS`) or ``"domains"`` (a zip with a folder per domain
+            under ``train/`` and ``test/``, see :data:`MULTIDOMAIN_DATASETS`).
+        renames: split folders renamed after unpacking, ``(("val", "test"),)`` for
+            AFHQ, whose test split is ``val/``.
     """
 
     name: str
@@ -59,11 +64,12 @@ class DatasetInfo:
     description: str
     size_mb: float | None
     kind: str = "unpaired"
+    renames: tuple[tuple[str, str], ...] = ()
 
     @property
     def file_name(self) -> str:
-        """The archive's file name (the last part of its URL)."""
-        return self.url.rsplit("/", 1)[-1]
+        """The archive's file name (the last part of its URL, without a query string)."""
+        return self.url.split("?", 1)[0].rsplit("/", 1)[-1]
 
 
 def _cyclegan(name: str, description: str, size_mb: float) -> DatasetInfo:
@@ -172,6 +178,31 @@ DOMAIN_DATASETS: dict[str, DatasetInfo] = {
     )
 }
 
+# AFHQ (Choi et al., StarGAN v2, 2020; CC BY-NC 4.0): animal faces at 512x512 in three
+# domains, about 5,000 train and 500 test (val/) images each, from the address in the
+# StarGAN v2 repository's download.sh (clovaai/stargan-v2, "afhq-dataset"), with ``dl=1``
+# (Dropbox's switch for the file itself; the script's ``dl=0`` is the preview link). The
+# archive's sha256 and size are not recorded here (nothing could be downloaded to measure
+# them): the zip CRC-32s and the layout check are the integrity checks.
+AFHQ_URL = "https://www.dropbox.com/s/t9l9o3vsx2jai3z/afhq.zip?dl=1"
+
+#: Multi-domain datasets, a folder per domain, for ``data.dataset: NAME`` (DeepI2I).
+MULTIDOMAIN_DATASETS: dict[str, DatasetInfo] = {
+    info.name: info
+    for info in (
+        DatasetInfo(
+            name="afhq",
+            url=AFHQ_URL,
+            sha256=None,
+            description="AFHQ animal faces (StarGAN v2, CC BY-NC 4.0): cat, dog, wild; ~5,000 train + 500 test "
+                        "each, 512x512",
+            size_mb=None,
+            kind="domains",
+            renames=(("val", "test"),),
+        ),
+    )
+}
+
 #: Split folders of an unpacked one-domain dataset.
 DOMAIN_SUBDIRS = ("train", "test", "attributes")
 #: One image in this many (by file name) goes to ``test/``.
@@ -188,11 +219,16 @@ def list_domain_datasets() -> list[DatasetInfo]:
     return list(DOMAIN_DATASETS.values())
 
 
+def list_multidomain_datasets() -> list[DatasetInfo]:
+    """Return the downloadable multi-domain datasets (AFHQ)."""
+    return list(MULTIDOMAIN_DATASETS.values())
+
+
 def _get_info(name: str) -> DatasetInfo:
     try:
-        return {**CYCLEGAN_DATASETS, **DOMAIN_DATASETS}[name]
+        return {**CYCLEGAN_DATASETS, **DOMAIN_DATASETS, **MULTIDOMAIN_DATASETS}[name]
     except (KeyError, TypeError):
-        known = ", ".join([*CYCLEGAN_DATASETS, *DOMAIN_DATASETS])
+        known = ", ".join([*CYCLEGAN_DATASETS, *DOMAIN_DATASETS, *MULTIDOMAIN_DATASETS])
         raise UnknownDatasetError(
             f"Unknown dataset {name!r}. Known datasets: {known}."
         ) from None
@@ -201,4 +237,6 @@ def _get_info(name: str) -> DatasetInfo:
 def _has_layout(root: Path, kind: str = "unpaired") -> bool:
     if kind == "domain":
         return (root / "train").is_dir()
+    if kind == "domains":
+        return (root / "train").is_dir() and any(p.is_dir() for p in (root / "train").iterdir())
     return all((root / sub).is_dir() for sub in REQUIRED_SUBDIRS)

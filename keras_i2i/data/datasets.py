@@ -23,11 +23,13 @@ import os
 import re
 from pathlib import Path
 
-from keras_i2i.data.archives import UnsafeArchiveError, _install_archive, _install_domain_archive
+from keras_i2i.data.archives import (
+    UnsafeArchiveError, _install_archive, _install_domain_archive, _install_domains_archive)
 from keras_i2i.data.catalogue import (  # noqa: F401 - the catalogue's names stay importable from here
-    CARTOONSET_BASE_URL, CYCLEGAN_DATASETS, DEFAULT_BASE_URL, DOMAIN_DATASETS,
+    AFHQ_URL, CARTOONSET_BASE_URL, CYCLEGAN_DATASETS, DEFAULT_BASE_URL, DOMAIN_DATASETS, MULTIDOMAIN_DATASETS,
     DOMAIN_SUBDIRS, DOMAIN_TEST_EVERY, ENV_DATA_DIR, ENV_DATASET_URL, OPTIONAL_SUBDIRS, REQUIRED_SUBDIRS,
-    DatasetError, DatasetInfo, UnknownDatasetError, _get_info, _has_layout, list_datasets, list_domain_datasets)
+    DatasetError, DatasetInfo, UnknownDatasetError, _get_info, _has_layout, list_datasets, list_domain_datasets,
+    list_multidomain_datasets)
 
 logger = logging.getLogger(__name__)
 
@@ -36,6 +38,7 @@ __all__ = [
     "DEFAULT_BASE_URL",
     "DOMAIN_DATASETS",
     "ENV_DATASET_URL",
+    "MULTIDOMAIN_DATASETS",
     "ENV_DATA_DIR",
     "DatasetError",
     "DatasetInfo",
@@ -45,6 +48,8 @@ __all__ = [
     "download_dataset",
     "list_datasets",
     "list_domain_datasets",
+    "list_multidomain_datasets",
+    "multidomain_root",
     "resolve_dataset_root",
 ]
 
@@ -70,11 +75,23 @@ def resolve_dataset_root(
     """Return where dataset ``name`` is already unpacked, or ``None``.
 
     Only a folder with a valid layout (``trainA/`` and ``trainB/``; ``train/``
-    for a one-domain dataset) counts.
+    for a one-domain dataset; ``train/<domain>/`` for a multi-domain one) counts.
     """
     info = _get_info(name)
     root = _cache_path(cache_dir) / name
     return root if _has_layout(root, info.kind) else None
+
+
+def multidomain_root(name: str, download: bool = False) -> Path:
+    """The folder of multi-domain dataset ``name`` (``train/<domain>/``, ``test/<domain>/``),
+    downloaded first when ``download``; else a :class:`DatasetError` saying how to get it."""
+    root = resolve_dataset_root(name)
+    if root is not None:
+        return root
+    if not download:
+        raise DatasetError(f"Dataset {name!r} is not downloaded. Run `keras-i2i datasets download {name}` "
+                           "or add --set data.download=true.")
+    return download_dataset(name)
 
 
 def download_dataset(
@@ -122,6 +139,8 @@ def download_dataset(
     try:
         if info.kind == "domain":
             _install_domain_archive(archive, target)
+        elif info.kind == "domains":
+            _install_domains_archive(archive, target, info.renames)
         else:
             _install_archive(archive, target)
     except DatasetError:

@@ -16,7 +16,7 @@ A derived dataset is laid out as ``<cache>/<name>/train/<domain>/`` and
 a copy, not a link, so that editing it never changes the bundled data) named
 ``<vendor>_<unified>.png``. It is
 staged beside its final place and moved in whole, so an interrupted build leaves
-nothing half-done in its place; ``stamp.json``, written last inside it, records the
+nothing half-done in its place (its staging folder is removed by a build an hour later); ``stamp.json``, written last inside it, records the
 source manifest's sha256. A folder whose stamp or files do not match the manifest is
 built again; one that matches is used as it is.
 """
@@ -29,6 +29,7 @@ import logging
 import os
 import shutil
 import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable, Optional
@@ -39,6 +40,8 @@ logger = logging.getLogger(__name__)
 
 _BUNDLED = Path(__file__).resolve().parent / "bundled"
 STAMP_FILE = "stamp.json"
+#: Staging folders older than this are left from an interrupted build and removed.
+STALE_SECONDS = 3600
 
 #: emoji4 manifest category -> domain name; ``Flags`` (5 emoji, train only) joins ``symbols``.
 EMOJI4_CATEGORY_DOMAINS = {
@@ -115,9 +118,8 @@ def derived_root(name: str, cache_dir: Optional[str | os.PathLike] = None) -> Pa
         DatasetError: the cache folder cannot be written (the message names
             ``$KERAS_I2I_DATA``).
     """
-    from keras_i2i.data.archives import _remove_stale_partials
     from keras_i2i.data.datasets import _cache_path, _ensure_writable
-    from keras_i2i.utils import replace_dir
+    from keras_i2i.utils import OLD_DIR_PREFIX, replace_dir
 
     info = DERIVED_DATASETS[name]
     content = info.source.read_bytes()
@@ -132,7 +134,13 @@ def derived_root(name: str, cache_dir: Optional[str | os.PathLike] = None) -> Pa
         raise DataError(f"{len(missing)} bundled images of {name} are missing (first: {missing[0]}); "
                         "reinstall keras-i2i.")
     _ensure_writable(cache)
-    _remove_stale_partials(target)
+    for prefix in ("partial-", OLD_DIR_PREFIX):  # left by an interrupted build (not one running now)
+        for stale in cache.glob(f".{name}.{prefix}*"):
+            try:
+                if time.time() - stale.stat().st_mtime > STALE_SECONDS:
+                    shutil.rmtree(stale, ignore_errors=True)
+            except OSError:  # removed meanwhile
+                pass
     logger.info("Laying out dataset %r (%d images) in %s", name, len(files), target)
     staging = Path(tempfile.mkdtemp(prefix=f".{name}.partial-", dir=cache))
     try:
@@ -143,7 +151,8 @@ def derived_root(name: str, cache_dir: Optional[str | os.PathLike] = None) -> Pa
             shutil.copyfile(source, dest)
         (root / STAMP_FILE).write_text(json.dumps(
             {"dataset": name, "source": info.source.name, "source_sha256": sha256, "files": len(files)}, indent=1))
-        replace_dir(root, target)
+        if not _complete(target, sha256, files):  # another process may have laid it out meanwhile: keep that
+            replace_dir(root, target)
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return target

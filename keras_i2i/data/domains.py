@@ -112,6 +112,10 @@ def resolve_domains(data) -> list[Domain]:
         from keras_i2i.data.pipeline import bundled_root
 
         root = bundled_root(data.dataset)
+        from keras_i2i.data.datasets import MULTIDOMAIN_DATASETS, multidomain_root
+
+        if root is None and data.dataset in MULTIDOMAIN_DATASETS:  # afhq: downloaded (with data.download)
+            root = multidomain_root(data.dataset, data.download)
     if root is not None and root.is_dir():
         per_domain = per_domain_layout(root)
         if per_domain is not None:

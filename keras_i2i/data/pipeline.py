@@ -142,10 +142,15 @@ def resolve_paths(data) -> DomainPaths:
             return _layout(root)
         from keras_i2i.data import datasets
 
+        if data.dataset in datasets.MULTIDOMAIN_DATASETS:  # afhq: a folder per domain
+            from keras_i2i.data.domains import resolve_domains
+
+            return two_domain_paths(resolve_domains(data), f"Dataset {data.dataset!r} has one folder per domain")
         if data.dataset not in datasets.CYCLEGAN_DATASETS:
             from keras_i2i.data.derived import DERIVED_DATASETS
 
-            known = sorted(BUNDLED_DATASETS) + sorted(DERIVED_DATASETS) + sorted(datasets.CYCLEGAN_DATASETS)
+            known = (sorted(BUNDLED_DATASETS) + sorted(DERIVED_DATASETS) + sorted(datasets.CYCLEGAN_DATASETS)
+                     + sorted(datasets.MULTIDOMAIN_DATASETS))
             raise DataError(f"Unknown data.dataset {data.dataset!r}. Known datasets: {', '.join(known)}")
         root = datasets.resolve_dataset_root(data.dataset)
         if root is None:

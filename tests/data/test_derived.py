@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import time
 from collections import Counter
 
 import pytest
@@ -54,6 +56,9 @@ def test_layout_is_reused_and_rebuilt_when_incomplete(cache):
     some.unlink()  # incomplete: laid out again, nothing left beside it
     assert derived_root("emoji4_categories") == root and some.is_file()
     (root / STAMP_FILE).write_text(json.dumps({"source_sha256": "other"}))  # another manifest version
+    old, running = cache / ".emoji4_categories.partial-old", cache / ".emoji4_categories.partial-now"
+    old.mkdir(), running.mkdir()
+    os.utime(old, (time.time() - 2 * 3600,) * 2)  # left by a build interrupted two hours ago
     derived_root("emoji4_categories")
     assert json.loads((root / STAMP_FILE).read_text())["source_sha256"] != "other"
-    assert sorted(p.name for p in cache.iterdir()) == ["emoji4_categories"]
+    assert sorted(p.name for p in cache.iterdir()) == [running.name, "emoji4_categories"]  # another build's is kept

@@ -60,7 +60,8 @@ def test_the_mean_is_mfid_and_mkid_and_the_baseline_follows(emoji4):
     images = ImageStore(32, max_images=4)
     options = dict(images=images, classifier_images=4, kid_subset_size=3, directions=to_each(DOMAINS))
     translators = {f"to_{d}": identity_translator for d in DOMAINS}
-    rows = run_metrics(Evaluation(translators, emoji4, 32, grid_features, **options), ["fid", "kid", "rc", "fc", "psnr"])
+    ev = Evaluation(translators, emoji4, 32, grid_features, **options)
+    rows = run_metrics(ev, ["fid", "kid", "rc", "fc", "psnr"])
     mean = rows["mean"]
     assert mean["mfid"] == mean["fid"] == pytest.approx(np.mean([rows[f"to_{d}"]["fid"] for d in DOMAINS]))
     assert mean["mkid"] == mean["kid"] and mean["fc"] is not None
