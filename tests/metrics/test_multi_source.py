@@ -82,3 +82,14 @@ def test_the_mean_is_mfid_and_mkid_and_the_baseline_follows(emoji4):
     two = run_metrics(ev, ["fid", "psnr"])
     assert not ev.multi_domain and "mfid" not in two["mean"] and two["a2b"]["pairs"] == 4
     assert "mFID" not in format_table(two)
+
+
+def test_exported_files_refuse_a_z_seed(tmp_path):
+    from click.testing import CliRunner
+
+    from keras_i2i.cli import main
+
+    model = tmp_path / "to_noto.fp32.tflite"
+    model.write_bytes(b"")  # refused before it is read
+    result = CliRunner().invoke(main, ["evaluate", "--model", str(model), "--metrics", "psnr", "--z-seed", "1"])
+    assert result.exit_code == 2 and "--z-seed is for --run" in result.output and "Traceback" not in result.output
