@@ -377,7 +377,8 @@ class TranslationModel(keras.Model):
         With ``accumulate`` k > 1 the batch is split into k equal micro-batches along the
         first axis; the gradients of the micro-batch losses, each divided by k, are summed
         and applied once: for a loss that is a batch mean, the update of the whole batch,
-        holding only one micro-batch's activations at a time. ``losses`` returns a dict
+        holding only one micro-batch's activations at a time. Sparse gradients (an
+        embedding's ``IndexedSlices``) are made dense. ``losses`` returns a dict
         with the player's ``loss`` and any other tensors: scalars come back averaged over
         the micro-batches, batched tensors concatenated in order.
 
@@ -398,6 +399,9 @@ class TranslationModel(keras.Model):
                 out = losses(*(p[i] for p in parts))
                 scaled = self.scaled_loss(name, out["loss"] / k if k > 1 else out["loss"])
             grads = tape.gradient(scaled, variables)
+            # A gather's (an embedding's) IndexedSlices, dense: they add up across micro-batches, and
+            # Adam squares the summed gradient of a repeated row (Keras squares each slice).
+            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
             total = grads if total is None else [g if t is None else (t if g is None else t + g)
                                                  for t, g in zip(total, grads)]
             outputs.append(out)

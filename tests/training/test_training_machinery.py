@@ -10,6 +10,7 @@ import tensorflow as tf
 
 from keras_i2i.config import ConfigError
 from keras_i2i.models import build_model
+from keras_i2i.models.base import TranslationModel
 from keras_i2i.runs import load_run
 from keras_i2i.training.schedules import optimizer_settings
 from keras_i2i.training.trainer import Trainer, checkpoint_for, latest_checkpoint, train
@@ -150,6 +151,47 @@ def test_accumulation_equals_the_large_batch(tiny_config, strategy):
     assert len(whole) == len(split) > 20
     for a, b in zip(whole, split):
         np.testing.assert_allclose(a, b, rtol=1e-4, atol=1e-5)
+
+
+class _Embedded(TranslationModel):
+    """One player: ``keras.layers.Embedding`` (a gather: IndexedSlices gradients) and a dense head."""
+
+    players = ("gen",)
+    accumulates = True
+    num_domains = None
+    registered_name = "test_embedded"
+
+    def __init__(self):
+        super().__init__(None, image_size=4, domains=("a", "b"))
+        self.embed = keras.layers.Embedding(6, 3, embeddings_initializer=keras.initializers.RandomNormal(seed=1))
+        self.head = keras.layers.Dense(1, kernel_initializer=keras.initializers.RandomNormal(seed=2))
+        self.head(self.embed(np.zeros((1,), "int32")))
+
+    def variables_for(self, optimizer_name):
+        return [*self.embed.trainable_variables, *self.head.trainable_variables]
+
+    def losses(self, ids, targets):
+        return {"loss": tf.reduce_mean(tf.square(self.head(self.embed(ids))[:, 0] - targets))}
+
+
+def test_accumulation_sums_embedding_gradients():
+    """An embedding's IndexedSlices gradients (repeated ids included) accumulate: 2 micro-batches
+    of 2 give the update of the batch of 4."""
+    ids, targets = np.array([0, 3, 3, 5], "int32"), np.array([1.0, -1.0, 0.5, 2.0], "float32")
+    probe = _Embedded()
+    with tf.GradientTape() as tape:
+        loss = probe.losses(ids, targets)["loss"]
+    assert isinstance(tape.gradient(loss, probe.embed.embeddings), tf.IndexedSlices)
+    weights = {}
+    for k in (1, 2):
+        model = _Embedded()
+        model.compile(1e-2, 0.5, 0.999, accumulate=k)
+        out = tf.function(lambda: model.update("gen", model.losses, ids, targets))()
+        assert np.isfinite(float(out["loss"]))
+        weights[k] = [np.asarray(v) for v in model.variables_for("gen")]
+    for a, b in zip(weights[1], weights[2]):
+        np.testing.assert_allclose(a, b, rtol=1e-5, atol=1e-7)
+    assert not np.allclose(weights[1][0][3], probe.embed.embeddings.numpy()[3])
 
 
 def test_accumulation_needs_a_model_that_splits(tmp_path):
