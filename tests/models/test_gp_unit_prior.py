@@ -155,7 +155,7 @@ def test_stream_masks_follow_the_alpha_channel(tmp_path):
 
 def test_trains_through_the_cli_on_the_biggan_prior(prior_runs, tmp_path):
     """The CLI run trains 3 steps; its prior is the BigGAN's generator, untouched; the
-    content encoder moved; translate refuses the run in one line."""
+    content encoder moved; translate and export refuse the run in one line."""
     from keras_i2i.runs import load_run
 
     gan, run = prior_runs
@@ -170,10 +170,13 @@ def test_trains_through_the_cli_on_the_biggan_prior(prior_runs, tmp_path):
     outs = model.content_encoder(np.zeros((1, 32, 32, 3), "float32"))
     assert [tuple(o.shape) for o in outs][-1] == (1, 4, 4, 1)
     assert (run / "samples").is_dir()
-    result = CliRunner().invoke(main, ["translate", "--run", str(run), "--input", str(run / "samples"),
-                                       "--output", str(tmp_path / "t")])
-    assert result.exit_code != 0 and "no translators" in result.output, result.output
-    assert "Traceback" not in result.output
+    for args in (["translate", "--run", run, "--input", run / "samples", "--output", tmp_path / "t"],
+                 ["export", "--run", run, "--out", tmp_path / "e"]):
+        result = CliRunner().invoke(main, [str(a) for a in args])
+        assert result.exit_code == 1, result.output
+        line = result.output.strip().splitlines()[-1]
+        assert line.startswith("Error:") and "no translators" in line and "gp_unit" in line, line
+        assert "Traceback" not in result.output
 
 
 def test_resume_is_exact(prior_runs, tmp_path):
