@@ -269,8 +269,13 @@ def distill(teacher_dir, direction, checkpoint, config_name, overrides, max_gmac
 @click.option("--z-seed", "z_seed", type=click.IntRange(min=0), default=None, metavar="N",
               help="DeepI2I runs: fix the translators' latent to a normal draw seeded by N (overrides model.z_seed). "
                    "[default: the run's model.z_seed; zeros when it has none]")
+@click.option("--style-image", "style_image", type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              default=None,
+              help="GP-UNIT runs: translate with the style code of this image of the target domain (reference-guided) "
+                   "instead of the domain's mean style code (Keras only; exported files keep the mean style).")
 @click.option("--verbose", "-v", is_flag=True, help="Debug logging.")
-def translate(run_dir, input_path, output_dir, direction, size, checkpoint, force, refine_steps, z_seed, verbose):
+def translate(run_dir, input_path, output_dir, direction, size, checkpoint, force, refine_steps, z_seed, style_image,
+              verbose):
     """Translate images with a trained run; writes PNGs of the input sizes.
 
     Outputs keep the inputs' names with .png (cat.jpg -> cat.png); when two inputs would
@@ -296,6 +301,19 @@ def translate(run_dir, input_path, output_dir, direction, size, checkpoint, forc
             raise click.ClickException(f"--refine-steps: model {cfg.model.name} has no optimization-based refinement "
                                        "(cascaded runs have); leave it out.")
         translator = model.refiner(direction, refine_steps)
+    if style_image is not None:
+        if not hasattr(model, "reference_translator"):
+            raise click.ClickException(f"--style-image: model {cfg.model.name} has no style code to take from an image "
+                                       "(gp_unit runs have); leave it out.")
+        from keras_i2i.data.images import DataError, read_image, resize
+        from keras_i2i.utils import pixels_to_unit
+
+        try:
+            reference = read_image(style_image)
+        except DataError as err:
+            raise click.ClickException(f"--style-image: cannot read {style_image} as an image ({err}).") from None
+        translator = model.reference_translator(direction, pixels_to_unit(resize(reference, cfg.data.crop_size,
+                                                                                  cfg.data.crop_size)))
     written, skipped = translate_files(translator, files, output_dir, size or cfg.data.crop_size, base=base,
                                        force=force)
     if skipped and not written:

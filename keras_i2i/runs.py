@@ -362,6 +362,13 @@ def _is_dataset_name(key: str, value: str) -> bool:
         return False
     from keras_i2i.data import datasets
 
+    if key.startswith("domains.") and "/" in value:  # DATASET/DOMAIN of a bundled or derived dataset
+        from keras_i2i.data.pipeline import BUNDLED_DATASETS
+        from keras_i2i.data.derived import DERIVED_DATASETS
+
+        head = value.split("/", 1)[0]
+        if head in BUNDLED_DATASETS or head in DERIVED_DATASETS:
+            return True
     return value in datasets.DOMAIN_DATASETS
 
 

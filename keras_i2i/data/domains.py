@@ -8,7 +8,8 @@ A dataset is a list of named domains. Three layouts are accepted:
   and animal-faces style datasets ship;
 - ``data.domains: {name: folder, ...}`` in YAML (or ``--set data.domains.NAME=PATH``):
   each folder holds the domain's training images, or ``train/`` and ``test/`` folders;
-  a value may also name a one-domain dataset of the download catalogue.
+  a value may also name a one-domain dataset of the download catalogue, or one domain of a
+  bundled or derived dataset as ``DATASET/DOMAIN`` (``emoji4_categories/smileys``).
 
 Domain names match ``[a-z0-9_]+``; domains are sorted by name and numbered from 0 in
 that order, so a domain's integer id (the label multi-domain models take) is stable
@@ -91,11 +92,32 @@ def _folder_domain(value: str, download: bool) -> tuple[Path, Optional[Path]]:
     from keras_i2i.data.pipeline import _domain_source
 
     path, test = _domain_source(value, download)
+    if not path.exists():
+        named = _dataset_domain(value)
+        if named is not None:
+            return named
     if path.is_dir() and (path / "train").is_dir():
         return path / "train", path / "test" if (path / "test").is_dir() else None
     if not path.is_dir():
         raise DataError(f"The domain folder {path} does not exist or is not a folder. Check data.domains.")
     return path, test
+
+
+def _dataset_domain(value: str) -> Optional[tuple[Path, Optional[Path]]]:
+    """``DATASET/DOMAIN`` (e.g. ``emoji4_categories/smileys``): that domain's train and test
+    folders of a bundled or derived dataset with a folder per domain, or None."""
+    from keras_i2i.data.pipeline import bundled_root
+
+    head, _, name = str(value).partition("/")
+    if not name or "/" in name:
+        return None
+    root = bundled_root(head)
+    layout = per_domain_layout(root) if root is not None and root.is_dir() else None
+    if layout is None:
+        return None
+    if name not in layout:
+        raise DataError(f"Dataset {head!r} has no domain {name!r}; its domains are {', '.join(layout)}.")
+    return layout[name]
 
 
 def resolve_domains(data) -> list[Domain]:

@@ -9,6 +9,7 @@ from keras_i2i.models.cascaded import Cascaded, CascadedConfig  # registers "cas
 from keras_i2i.models.biggan import BigGAN, BigGANConfig  # registers "biggan"
 from keras_i2i.models.deepi2i import DeepI2I, DeepI2IConfig  # registers "deepi2i"
 from keras_i2i.models.gp_unit_prior import GPUNITPrior, GPUNITPriorConfig  # registers "gp_unit_prior"
+from keras_i2i.models.gp_unit import GPUnit, GPUnitConfig  # registers "gp_unit"
 from keras_i2i.models.imported import ImportedConfig, ImportedGenerators
 
 __all__ = [

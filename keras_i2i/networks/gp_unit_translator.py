@@ -278,13 +278,25 @@ class GPUnitGenerator(keras.Model):
             self.skip_sources.append(found[-1])
         self.head = AdaResBlock(self.widths[0], seed=_seed(seed, 0), name="res0")
         self.post = AdaResBlock(self.widths[0], seed=_seed(seed, 10), name="post0")
-        self.blocks = [AdaResBlock(w, seed=_seed(seed, 20 * i), name=f"res{i}")
-                       for i, w in enumerate(self.widths) if i > 0]
-        self.skips = [DynamicSkip(self.widths[level], seed=_seed(seed, 1000 + 10 * level), name=f"skip{level}")
-                      for level in range(1, self.skip_levels + 1)]
+        # one attribute per layer (block1, skip1 ...): tf.train.Checkpoint and .keras files
+        # follow attributes, not layers inside Python lists
+        for i, w in enumerate(self.widths):
+            if i > 0:
+                setattr(self, f"block{i}", AdaResBlock(w, seed=_seed(seed, 20 * i), name=f"res{i}"))
+        for level in range(1, self.skip_levels + 1):
+            setattr(self, f"skip{level}", DynamicSkip(self.widths[level], seed=_seed(seed, 1000 + 10 * level),
+                                                      name=f"skip{level}"))
         self.to_rgb = layers.Conv2D(3, 7, padding="same", kernel_initializer=kaiming_init(_seed(seed, 5000)),
                                     name="to_rgb")
         self.build_all()
+
+    @property
+    def blocks(self):
+        return [getattr(self, f"block{i}") for i in range(1, self.n_up + 1)]
+
+    @property
+    def skips(self):
+        return [getattr(self, f"skip{level}") for level in range(1, self.skip_levels + 1)]
 
     def build_all(self):
         """Build every weight with a dummy batch (the networks are fixed by the constructor)."""
@@ -297,10 +309,10 @@ class GPUnitGenerator(keras.Model):
         style = ops.cast(style, self.compute_dtype)
         x = self.post([self.head([ops.cast(code, self.compute_dtype), style]), style])
         state, masks = code, []
-        for i, block in enumerate(self.blocks, 1):
-            x = block([_upsample(x), style])
+        for i in range(1, self.n_up + 1):
+            x = getattr(self, f"block{i}")([_upsample(x), style])
             if use_skip and i <= self.skip_levels:
-                x, state, mask = self.skips[i - 1]([x, content[self.skip_sources[i - 1]], state])
+                x, state, mask = getattr(self, f"skip{i}")([x, content[self.skip_sources[i - 1]], state])
                 masks.append(mask)
         image = ops.tanh(self.to_rgb(ops.leaky_relu(x, 0.2)))
         return image, masks
@@ -451,8 +463,9 @@ class GPUnitDiscriminator(keras.Model):
         for _ in range(n_blocks):
             width = min(width * 2, 8 * self.ch)
             widths.append(width)
-        self.blocks = [SNResBlock(w, True, seed=_seed(seed, 10 * (i + 1)), name=f"block{i}", **kw)
-                       for i, w in enumerate(widths)]
+        self.num_blocks = len(widths)
+        for i, w in enumerate(widths):  # attributes, not a list: checkpoints follow attributes
+            setattr(self, f"block{i}", SNResBlock(w, True, seed=_seed(seed, 10 * (i + 1)), name=f"block{i}", **kw))
         self.conv_out = SNConv2D(width, 4, padding="valid", kernel_initializer=kaiming_init(_seed(seed, 1000)),
                                  name="conv_out", **kw)
         self.linear = SNConv2D(self.num_domains, 1, kernel_initializer=kaiming_init(_seed(seed, 1001)),
@@ -462,8 +475,8 @@ class GPUnitDiscriminator(keras.Model):
     def call(self, images, training=False):
         x = self.conv_in(images, training=training)
         style = None
-        for i, block in enumerate(self.blocks, 1):
-            x = block(x, training=training)
+        for i in range(1, self.num_blocks + 1):
+            x = getattr(self, f"block{i - 1}")(x, training=training)
             if i == self.style_blocks:
                 style = ops.mean(ops.mean(x, axis=2), axis=1)
         x = ops.leaky_relu(self.conv_out(ops.leaky_relu(x, 0.2), training=training), 0.2)
