@@ -27,7 +27,7 @@ convolution per generator layer, for its progressive ``scale`` outputs) they are
 from __future__ import annotations
 
 import math
-from typing import Optional, Sequence
+from typing import Sequence
 
 import keras
 from keras import layers, ops
