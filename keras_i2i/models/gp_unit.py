@@ -51,7 +51,7 @@ import tensorflow as tf
 from keras import ops
 
 from keras_i2i.config import ConfigError, ModelConfig, bounded
-from keras_i2i.directions import two_way
+from keras_i2i.directions import Direction, directions_by_name, two_way
 from keras_i2i.losses import l1_loss, perceptual, vanilla_loss
 from keras_i2i.models.base import TranslationModel, register_model
 from keras_i2i.networks.gp_unit_translator import GPUnitDiscriminator, GPUnitGenerator, build_style_encoder
@@ -271,7 +271,9 @@ class GPUnit(TranslationModel):
 
     # -- directions and translators ------------------------------------------------------
     def directions(self):
-        return two_way(*self.domains)
+        """``<a>2<b>`` and ``<b>2<a>``; their conditions record the fixed style (model.json)."""
+        style = {"style": "mean_code", "style_images": self.config.style_images}
+        return directions_by_name(Direction(d.name, d.source, d.target, style) for d in two_way(*self.domains).values())
 
     def _mean_styles(self):
         """Recompute each domain's mean style code from the bank's images with the style

@@ -6,6 +6,7 @@ TFLite/ONNX parity of an exported translator. Everything at 32 px with tiny widt
 from __future__ import annotations
 
 import dataclasses
+import json
 import shutil
 
 import numpy as np
@@ -220,6 +221,8 @@ def test_exported_translator_passes_parity(chain):
                         calibration_count=2, force=True)
     assert report.ok, [r.get("reason") for r in report.results]
     assert {r["file"] for r in report.results} == {"smileys2animals.fp32.tflite", "smileys2animals.onnx"}
+    meta = json.loads((run / "export" / "model.json").read_text())
+    assert "mean_code" in json.dumps(meta)
 
 
 def test_data_domains_take_one_domain_of_a_bundled_dataset():
