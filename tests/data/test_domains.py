@@ -85,9 +85,9 @@ def test_two_domains_on_one_folder_and_missing_or_empty_folders(tmp_path):
 
 
 def test_stream_registry():
-    assert STREAMS.names() == ["labelled", "unpaired"]
+    assert STREAMS.names() == ["labelled", "paired_synthetic", "unpaired"]
     assert STREAMS.get("unpaired") is UnpairedData
-    with pytest.raises(ValueError, match="Known dataset kinds: labelled, unpaired"):
+    with pytest.raises(ValueError, match="Known dataset kinds: labelled, paired_synthetic, unpaired"):
         STREAMS.get("paired")
 
 
