@@ -43,6 +43,16 @@ def _trainable(model, name) -> list:
     return [i for i, v in enumerate(net.weights) if id(v) in ids]
 
 
+def _transfer_overrides(root, gan, batch_size=4, max_steps=4, strategy="default") -> list:
+    """DeepI2I transferred from the BigGAN run ``gan`` on the images under ``root``:
+    warm-up 2, a checkpoint every step."""
+    return ["data.dataset=null", f"data.root={root}", f"train.batch_size={batch_size}", "train.log_every=1",
+            "train.num_samples=1", f"train.strategy={strategy}", "train.deterministic=true", "train.ema_decay=null",
+            *TINY, f"train.max_steps={max_steps}", "train.checkpoint_every=1", "train.keep_checkpoints=5",
+            "model.warmup_steps=2", f"model.init_from.encoder={gan}#discriminator", f"model.init_from.generator={gan}",
+            f"model.init_from.discriminator={gan}"]
+
+
 @pytest.fixture(scope="module")
 def transfer_run(tmp_path_factory):
     """A tiny BigGAN run (64 px, ch 2, 1 step), then DeepI2I transferred from it: 4 steps,
@@ -60,10 +70,7 @@ def transfer_run(tmp_path_factory):
     cfg = load_config("biggan/emoji64", overrides=[*common, *TINY, "model.d_steps=1", "train.max_steps=1",
                                                    "train.checkpoint_every=1"])
     Trainer(cfg, gan, verbose=0).run()
-    overrides = [*common, *TINY, "train.max_steps=4", "train.checkpoint_every=1", "train.keep_checkpoints=5",
-                 "model.warmup_steps=2", f"model.init_from.encoder={gan}#discriminator",
-                 f"model.init_from.generator={gan}", f"model.init_from.discriminator={gan}"]
-    cfg = load_config("deepi2i/emoji64_transfer", overrides=overrides)
+    cfg = load_config("deepi2i/emoji64_transfer", overrides=_transfer_overrides(root, gan))
     run = base / "run"
     assert Trainer(cfg, run, verbose=0).run().step == 4
     return gan, run
@@ -113,19 +120,32 @@ def test_transfer_warmup_keeps_generator_then_trains_it(transfer_run):
 
 
 @pytest.mark.slow
-def test_resume_is_exact_across_the_warmup_boundary(transfer_run, tmp_path):
-    _, run = transfer_run
-    last = _values(run / "checkpoints" / "ckpt-4")
+@pytest.mark.parametrize("strategy", ["default", "mirrored"])
+def test_resume_is_exact_across_the_warmup_boundary(transfer_run, tmp_path, strategy):
+    """Interrupted after step 1 (inside the warm-up of 2) and resumed: every checkpointed
+    value equals the uninterrupted run's, bit for bit; under MirroredStrategy too (two
+    replicas of 2 images, 3 steps)."""
+    gan, run = transfer_run
+    steps = 4
+    if strategy == "mirrored":
+        steps, run = 3, tmp_path / "mirrored"
+        cfg = load_config("deepi2i/emoji64_transfer", overrides=_transfer_overrides(
+            gan.parent / "data", gan, batch_size=2, max_steps=steps, strategy="mirrored"))
+        trainer = Trainer(cfg, run, verbose=0)
+        assert trainer.strategy.num_replicas_in_sync == 2
+        assert trainer.run().step == steps
+        assert int(trainer.model.optimizers()["gen"].iterations.numpy()) == 1  # G joined at step 2
+    last = _values(run / "checkpoints" / f"ckpt-{steps}")
     resumed = tmp_path / "resumed"
     shutil.copytree(run, resumed)
-    for n in (2, 3, 4):
+    for n in range(2, steps + 1):
         for f in (resumed / "checkpoints").glob(f"ckpt-{n}.*"):
             f.unlink()
     (resumed / "checkpoints" / "checkpoint").write_text(
         'model_checkpoint_path: "ckpt-1"\nall_model_checkpoint_paths: "ckpt-1"\n')
     saved = load_config(resumed / "config.yaml")
-    assert Trainer(saved, resumed, resume=True, verbose=0).run().step == 4
-    again = _values(resumed / "checkpoints" / "ckpt-4")
+    assert Trainer(saved, resumed, resume=True, verbose=0).run().step == steps
+    again = _values(resumed / "checkpoints" / f"ckpt-{steps}")
     assert set(again) == set(last)
     different = [k for k in last if not np.array_equal(last[k], again[k])]
     assert not different, different[:5]
