@@ -15,9 +15,16 @@ convolution ``weight`` (O, I, kh, kw) -> ``kernel`` (kh, kw, I, O); linear ``wei
 ``blocks.i.0`` (``conv1``, ``conv2``, ``conv_sc``, ``bn1``/``bn2`` with ``gain``/``bias``
 linear maps), ``blocks.i.1`` (attention ``theta``, ``phi``, ``g``, ``o``, ``gamma``),
 ``output_layer.0`` (batch norm) and ``output_layer.2`` (convolution). D: ``blocks.i.0``,
-``blocks.i.1``, ``linear``, ``embed``. (``torch.nn.utils.spectral_norm``'s
-``weight_orig``/``weight_u``/``weight_v`` layout, which BigGAN-PyTorch does not use, is
-refused with a message.)
+``blocks.i.1``, ``linear``, ``embed``.
+
+Checkpoints of the same networks made with ``torch.nn.utils.spectral_norm`` instead
+(``weight_orig``, ``weight_u`` (outputs,), ``weight_v`` (inputs,)) are imported too, as a
+run with ``model.sn_inference: stored``: ``weight_orig`` -> ``kernel``, ``weight_u`` -> ``u``,
+``weight_v`` -> ``v`` (a convolution's reordered from PyTorch's ``(I, kh, kw)`` to the Keras
+kernel's ``(kh, kw, I)``), ``sv`` = ``u W v``. PyTorch's ``eval()`` runs no power iteration
+and divides by ``u W v`` from the stored vectors; those layers do the same (one step of
+BigGAN-PyTorch's iteration from ``u`` would not: the vectors saved after an optimizer step
+lag the weight).
 
 The published ImageNet checkpoints (BigGAN-PyTorch's 128 px ``138k`` release) cannot be
 downloaded on this machine; the mapping is tested against a small reference written for
@@ -66,10 +73,28 @@ def _blocks(tensors) -> dict[int, set]:
     return found
 
 
-def _refuse_layout(tensors, source):
-    if any(k.endswith("weight_orig") for k in tensors):
-        raise TorchImportError(f"{source} uses torch.nn.utils.spectral_norm (weight_orig/weight_u/weight_v), not "
-                               "BigGAN-PyTorch's layers.SN (weight/u0/sv0); keras-i2i imports the latter.")
+def from_torch_spectral_norm(tensors, source: str):
+    """A state dict saved with ``torch.nn.utils.spectral_norm`` in BigGAN-PyTorch's layout
+    (``X.weight_orig``, ``X.weight_u``, ``X.weight_v``) rewritten with ``X.weight``, ``X.u0``
+    (1, outputs), ``X.sv0`` (``u W v``, what PyTorch divides by in ``eval()``) and ``X.v``
+    (1, inputs; PyTorch's order); returns ``(tensors, "stored")``, or the state dict as it
+    is and ``"power_iteration"`` when it has no ``weight_orig``."""
+    prefixes = [k[:-len(".weight_orig")] for k in tensors if k.endswith(".weight_orig")]
+    if not prefixes:
+        return tensors, "power_iteration"
+    if any(k.endswith(".u0") for k in tensors):
+        raise TorchImportError(f"{source} mixes torch.nn.utils.spectral_norm (weight_orig) and BigGAN-PyTorch's "
+                               "layers.SN (u0) layers; keras-i2i imports one kind per checkpoint.")
+    out = dict(tensors)
+    for p in prefixes:
+        weight, u, v = out.pop(f"{p}.weight_orig"), out.pop(f"{p}.weight_u", None), out.pop(f"{p}.weight_v", None)
+        if u is None or v is None:
+            raise TorchImportError(f"{source} has {p}.weight_orig but not {p}.weight_u and {p}.weight_v; save the "
+                                   "state dict of the module with its spectral norm applied.")
+        matrix = weight.reshape(weight.shape[0], -1).astype(np.float64)
+        out[f"{p}.weight"], out[f"{p}.u0"], out[f"{p}.v"] = weight, u.reshape(1, -1), v.reshape(1, -1)
+        out[f"{p}.sv0"] = np.array([u.astype(np.float64) @ matrix @ v.astype(np.float64)], np.float32)
+    return out, "stored"
 
 
 def _shape(tensors, key, source, ndim):
@@ -82,7 +107,6 @@ def _shape(tensors, key, source, ndim):
 
 def detect_generator(tensors, source: str) -> BigGANArchitecture:
     """The architecture of a BigGAN-PyTorch generator state dict (hierarchical z, shared embedding)."""
-    _refuse_layout(tensors, source)
     if "embed.weight" in tensors and "shared.weight" not in tensors:
         raise TorchImportError(f"{source} is a BigGAN discriminator (it has embed.weight); give the generator "
                                "(G.pth or G_ema.pth) as CHECKPOINT and this file as --discriminator.")
@@ -110,7 +134,6 @@ def detect_generator(tensors, source: str) -> BigGANArchitecture:
 
 def detect_discriminator(tensors, source: str, generator: BigGANArchitecture) -> BigGANArchitecture:
     """``generator`` completed with the discriminator's ``ch`` and attention (checked to fit)."""
-    _refuse_layout(tensors, source)
     if "shared.weight" in tensors:
         raise TorchImportError(f"{source} is a BigGAN generator (it has shared.weight); --discriminator takes D.pth.")
     blocks = _blocks(tensors)
@@ -161,6 +184,12 @@ class _Copier:
             self.assign(layer.bias, self.take(f"{prefix}.bias"), f"{prefix}.bias")
         self.assign(layer.u, self.take(f"{prefix}.u0").reshape(1, -1), f"{prefix}.u0")
         self.assign(layer.sv, self.take(f"{prefix}.sv0").reshape(1), f"{prefix}.sv0")
+        if layer.sn_inference == "stored":  # torch.nn.utils.spectral_norm's v, rows in the Keras kernel's order
+            v = self.take(f"{prefix}.v")
+            if kind == "conv":
+                _, cin, kh, kw = self.tensors[f"{prefix}.weight"].shape
+                v = v.reshape(cin, kh, kw).transpose(1, 2, 0)
+            self.assign(layer.v, v.reshape(1, -1), f"{prefix}.weight_v")
 
     def stats(self, layer, prefix):
         self.assign(layer.stored_mean, self.take(f"{prefix}.stored_mean"), f"{prefix}.stored_mean")
@@ -238,11 +267,16 @@ def import_biggan(generator_path, out, *, discriminator_path=None, classes=None,
     out = Path(out)
     if out.exists() and not force:
         raise TorchImportError(f"{out} already exists; choose another --out or pass --force to replace it.")
-    g_tensors = read_state_dict(generator_path, key=key)
+    g_tensors, sn_inference = from_torch_spectral_norm(read_state_dict(generator_path, key=key), str(generator_path))
     arch = detect_generator(g_tensors, str(generator_path))
     d_tensors = None
     if discriminator_path is not None:
-        d_tensors = read_state_dict(discriminator_path, key=key)
+        d_tensors, d_inference = from_torch_spectral_norm(read_state_dict(discriminator_path, key=key),
+                                                          str(discriminator_path))
+        if d_inference != sn_inference:
+            kinds = {"stored": "torch.nn.utils.spectral_norm", "power_iteration": "BigGAN-PyTorch's layers.SN"}
+            raise TorchImportError(f"{discriminator_path} uses {kinds[d_inference]}, the generator "
+                                   f"{kinds[sn_inference]}; give a generator and discriminator of one kind.")
         arch = detect_discriminator(d_tensors, str(discriminator_path), arch)
     if classes is None:
         classes = tuple(f"class{i}" for i in range(arch.num_classes))
@@ -264,7 +298,7 @@ def import_biggan(generator_path, out, *, discriminator_path=None, classes=None,
     model_cfg = BigGANConfig(g_ch=arch.g_ch, d_ch=arch.d_ch or arch.g_ch, dim_z=arch.dim_z,
                              shared_dim=arch.shared_dim, g_attention=arch.g_attention,
                              d_attention=arch.d_attention if arch.d_ch else arch.g_attention,
-                             sn_epsilon=sn_epsilon, bn_epsilon=bn_epsilon)
+                             sn_epsilon=sn_epsilon, bn_epsilon=bn_epsilon, sn_inference=sn_inference)
     cfg = Config(name=out.name, data=DataConfig(load_size=arch.resolution, crop_size=arch.resolution, flip=False,
                                                 domain_names=classes),
                  model=model_cfg, train=TrainConfig())
@@ -285,11 +319,11 @@ def import_biggan(generator_path, out, *, discriminator_path=None, classes=None,
         raise TorchImportError(f"{generator_path}: the imported generator outputs NaN or Inf; the checkpoint is "
                                "damaged.")
     report = {"out": str(out), "architecture": dataclasses.asdict(arch), "classes": list(classes),
-              "sources": sources, "sn_epsilon": sn_epsilon, "bn_epsilon": bn_epsilon}
+              "sources": sources, "sn_epsilon": sn_epsilon, "bn_epsilon": bn_epsilon, "sn_inference": sn_inference}
     write_imported_run(cfg, model, report, out)
     report["description"] = arch.describe()
     return report
 
 
-__all__ = ["BigGANArchitecture", "detect_discriminator", "detect_generator", "import_biggan", "load_discriminator",
-           "load_generator"]
+__all__ = ["BigGANArchitecture", "detect_discriminator", "detect_generator", "from_torch_spectral_norm", "import_biggan",
+           "load_discriminator", "load_generator"]

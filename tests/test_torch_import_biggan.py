@@ -117,3 +117,47 @@ def test_bad_biggan_checkpoints_are_one_line_errors(nets, tmp_path):
     with pytest.raises(TorchImportError, match="generator block"):
         import_biggan(tmp_path / "odd.pth", tmp_path / "e")
     assert not (tmp_path / "e").exists()
+
+
+def test_torch_spectral_norm_checkpoints_compute_what_torch_computes(tmp_path):
+    """G and D made with torch.nn.utils.spectral_norm (weight_orig/weight_u/weight_v), their
+    u and v moved by training passes and then left behind by a weight update (as after an
+    optimizer step): the imported run (model.sn_inference stored) matches PyTorch's eval()
+    to 1e-4, and a training-mode pass matches too (the same power-iteration step, u and v)."""
+    torch.manual_seed(0)
+    g = ref.use_torch_spectral_norm(ref.randomize(ref.Generator(3, 32, ch=4, dim_z=20, shared_dim=8,
+                                                                attention=(16,)), 1))
+    d = ref.use_torch_spectral_norm(ref.randomize(ref.Discriminator(3, 32, ch=4, attention=(16,)), 2))
+    with torch.no_grad():
+        for _ in range(2):
+            z, y = torch.randn(4, 20), torch.randint(0, 3, (4,))
+            d(g(z, y), y)
+        for p in [*g.parameters(), *d.parameters()]:
+            p.add_(0.05 * torch.randn_like(p))
+    g.eval(), d.eval()
+    assert "blocks.0.0.conv1.weight_orig" in g.state_dict() and "embed.weight_v" in d.state_dict()
+    torch.save(g.state_dict(), tmp_path / "G.pth")
+    torch.save(d.state_dict(), tmp_path / "D.pth")
+    report = import_biggan(tmp_path / "G.pth", tmp_path / "run", discriminator_path=tmp_path / "D.pth")
+    assert report["sn_inference"] == "stored"
+    cfg, model = load_run(tmp_path / "run")
+    assert cfg.model.sn_inference == "stored" and model.generator.block0.conv1.sn_inference == "stored"
+    rng = np.random.default_rng(0)
+    z, y = rng.normal(size=(4, 20)).astype(np.float32), np.array([0, 1, 2, 1])
+    x = rng.uniform(-1, 1, size=(4, 32, 32, 3)).astype(np.float32)
+    x_torch = torch.from_numpy(x.transpose(0, 3, 1, 2))
+    with torch.no_grad():
+        want = g(torch.from_numpy(z), torch.from_numpy(y)).numpy().transpose(0, 2, 3, 1)
+        d_want = d(x_torch, torch.from_numpy(y)).numpy()
+    assert np.abs(np.asarray(model.generate(z, y)) - want).max() < 1e-4
+    assert np.abs(np.asarray(model.discriminator(x, y)) - d_want).max() < 1e-4 * max(1.0, np.abs(d_want).max())
+    d.train()
+    with torch.no_grad():
+        d_want = d(x_torch, torch.from_numpy(y)).numpy()
+    d_got = np.asarray(model.discriminator(x, y, training=True))
+    assert np.abs(d_got - d_want).max() < 1e-4 * max(1.0, np.abs(d_want).max())
+    state = d.state_dict()
+    np.testing.assert_allclose(np.asarray(model.discriminator.linear.u).ravel(), state["linear.weight_u"].numpy(),
+                               atol=1e-5)
+    np.testing.assert_allclose(np.asarray(model.discriminator.embed.v).ravel(), state["embed.weight_v"].numpy(),
+                               atol=1e-5)

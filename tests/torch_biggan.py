@@ -217,3 +217,15 @@ def randomize(net, seed=0):
             elif name.endswith("stored_var"):
                 b.copy_(torch.rand(b.shape, generator=g) + 0.5)
     return net
+
+
+def use_torch_spectral_norm(net):
+    """Every spectrally normalized module of ``net`` switched to ``torch.nn.utils.spectral_norm``
+    from its current weight (state dict: ``weight_orig``, ``weight_u``, ``weight_v``; one power
+    iteration per training forward pass, none in ``eval()``, which divides by ``u W v``)."""
+    for module in list(net.modules()):
+        if isinstance(module, _SN):
+            del module._buffers["u0"], module._buffers["sv0"]
+            torch.nn.utils.spectral_norm(module)
+            module.normalized_weight = (lambda m=module: m.weight)
+    return net

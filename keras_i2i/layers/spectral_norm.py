@@ -14,6 +14,13 @@ The weight matrix is PyTorch's ``weight.view(outputs, -1)``; a Keras kernel
 ``(kh, kw, in, out)`` reshaped to ``(-1, out)`` is its transpose with permuted rows,
 which changes neither ``u`` nor the singular value.
 
+With ``sn_inference="stored"`` a layer computes what ``torch.nn.utils.spectral_norm``
+computes: it also keeps ``v`` (1, inputs) (PyTorch's ``weight_v``, rows in the Keras
+kernel's order); training runs the same power-iteration step and stores ``u`` and ``v``;
+inference runs none and divides by ``u W v`` from the stored vectors (PyTorch's
+``eval()``), so imported weights whose ``u``, ``v`` lag their last update compute exactly
+what PyTorch computes. The networks set it on all their layers (:func:`set_sn_inference`).
+
 Reference:
     Miyato et al., "Spectral Normalization for Generative Adversarial Networks",
     ICLR 2018. https://arxiv.org/abs/1802.05957; Brock et al., "Large Scale GAN
@@ -22,6 +29,8 @@ Reference:
 """
 
 from __future__ import annotations
+
+import math
 
 import keras
 from keras import ops
@@ -64,22 +73,46 @@ class OneHotEmbedding(keras.layers.Embedding):
         return one_hot_lookup(ops.cast(self.embeddings, self.compute_dtype), inputs)
 
 
-class _SpectralNorm:
-    """The ``u``/``sv`` state, the ``sn_epsilon`` argument and the normalization shared by
-    the three layers."""
+#: how a spectral norm's singular value is found at inference: ``power_iteration`` (one
+#: step from the stored ``u``, BigGAN-PyTorch's ``layers.SN``) or ``stored`` (``u W v``
+#: from the stored ``u`` and ``v``, ``torch.nn.utils.spectral_norm``)
+SN_INFERENCE = ("power_iteration", "stored")
 
-    def __init__(self, *args, sn_epsilon: float = 1e-6, **kwargs):
+
+def set_sn_inference(network, mode: str) -> None:
+    """Set ``sn_inference`` (see :data:`SN_INFERENCE`) on every spectral-norm layer inside
+    ``network``; call before the layers are built."""
+    if mode not in SN_INFERENCE:
+        raise ValueError(f"sn_inference {mode!r} is not one of {', '.join(SN_INFERENCE)}.")
+    for layer in network._flatten_layers(include_self=True, recursive=True):
+        if isinstance(layer, _SpectralNorm):
+            if layer.built and layer.sn_inference != mode:
+                raise ValueError(f"{layer.name} is built; set sn_inference before building it.")
+            layer.sn_inference = mode
+
+
+class _SpectralNorm:
+    """The ``u``/``sv`` (and, stored, ``v``) state, the ``sn_epsilon`` and ``sn_inference``
+    arguments and the normalization shared by the three layers."""
+
+    def __init__(self, *args, sn_epsilon: float = 1e-6, sn_inference: str = "power_iteration", **kwargs):
         super().__init__(*args, **kwargs)
         self.sn_epsilon = float(sn_epsilon)
+        if sn_inference not in SN_INFERENCE:
+            raise ValueError(f"sn_inference {sn_inference!r} is not one of {', '.join(SN_INFERENCE)}.")
+        self.sn_inference = sn_inference
 
     def get_config(self):
-        return {**super().get_config(), "sn_epsilon": self.sn_epsilon}
+        return {**super().get_config(), "sn_epsilon": self.sn_epsilon, "sn_inference": self.sn_inference}
 
-    def _build_sn(self, outputs: int):
+    def _build_sn(self, outputs: int, inputs: int):
         self.u = self.add_weight(name="u", shape=(1, outputs), initializer=keras.initializers.RandomNormal(0.0, 1.0),
                                  trainable=False, aggregation="only_first_replica")
         self.sv = self.add_weight(name="sv", shape=(1,), initializer="ones", trainable=False,
                                   aggregation="only_first_replica")
+        if self.sn_inference == "stored":
+            self.v = self.add_weight(name="v", shape=(1, inputs), initializer=keras.initializers.RandomNormal(0.0, 1.0),
+                                     trainable=False, aggregation="only_first_replica")
 
     # Conv2D, Dense and Embedding save only their kernel and bias in .keras files: save
     # and load every own variable (u and sv too), as keras.layers.Layer does.
@@ -90,11 +123,17 @@ class _SpectralNorm:
         keras.layers.Layer.load_own_variables(self, store)
 
     def _normalized(self, weight, w_t, training):
-        u = ops.cast(self.u, "float32")
-        sigma, u_new = power_iteration(ops.cast(w_t, "float32"), u, self.sn_epsilon)
+        u, w_t = ops.cast(self.u, "float32"), ops.cast(w_t, "float32")
+        stored = self.sn_inference == "stored"
+        if stored and not training:  # torch.nn.utils.spectral_norm in eval(): u W v, no iteration
+            sigma = ops.sum(ops.matmul(ops.cast(self.v, "float32"), w_t) * u)
+            return ops.cast(ops.cast(weight, "float32") / sigma, self.compute_dtype)
+        sigma, u_new = power_iteration(w_t, u, self.sn_epsilon)
         if training:
             self.u.assign(u_new)
             self.sv.assign(ops.reshape(ops.stop_gradient(sigma), (1,)))
+            if stored:  # the v of this step (power_iteration's, from the old u)
+                self.v.assign(_l2_normalize(ops.matmul(u, ops.transpose(ops.stop_gradient(w_t))), self.sn_epsilon))
         return ops.cast(ops.cast(weight, "float32") / sigma, self.compute_dtype)
 
 
@@ -110,7 +149,7 @@ class SNConv2D(_SpectralNorm, keras.layers.Conv2D):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self._build_sn(self.filters)
+        self._build_sn(self.filters, math.prod(self.kernel.shape[:-1]))
 
     def call(self, inputs, training=False):
         kernel = self._normalized(self.kernel, ops.reshape(self.kernel, (-1, self.filters)), training)
@@ -132,7 +171,7 @@ class SNDense(_SpectralNorm, keras.layers.Dense):
 
     def build(self, input_shape):
         super().build(input_shape)
-        self._build_sn(self.units)
+        self._build_sn(self.units, self.kernel.shape[0])
 
     def call(self, inputs, training=False):
         outputs = ops.matmul(inputs, self._normalized(self.kernel, self.kernel, training))
@@ -153,11 +192,12 @@ class SNEmbedding(_SpectralNorm, keras.layers.Embedding):
 
     def build(self, input_shape=None):
         super().build(input_shape)
-        self._build_sn(self.input_dim)
+        self._build_sn(self.input_dim, self.output_dim)
 
     def call(self, inputs, training=False):
         table = self._normalized(self.embeddings, ops.transpose(self.embeddings), training)
         return one_hot_lookup(table, inputs)
 
 
-__all__ = ["OneHotEmbedding", "SNConv2D", "SNDense", "SNEmbedding", "one_hot_lookup", "power_iteration"]
+__all__ = ["OneHotEmbedding", "SNConv2D", "SNDense", "SNEmbedding", "SN_INFERENCE", "one_hot_lookup", "power_iteration",
+           "set_sn_inference"]

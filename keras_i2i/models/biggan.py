@@ -13,10 +13,11 @@ import keras
 import tensorflow as tf
 from keras import ops
 
-from keras_i2i.config import ConfigError, ModelConfig, bounded
+from keras_i2i.config import ConfigError, ModelConfig, bounded, choices
 from keras_i2i.directions import DirectionError
 from keras_i2i.losses import hinge_loss
 from keras_i2i.models.base import TranslationModel, register_model
+from keras_i2i.layers.spectral_norm import SN_INFERENCE
 from keras_i2i.networks.biggan import D_ARCH, G_ARCH, RESOLUTIONS, BigGANDiscriminator, BigGANGenerator
 
 
@@ -34,6 +35,9 @@ class BigGANConfig(ModelConfig):
     (``train.batch_size`` x ``train.accumulate`` per replica) is split evenly between
     them, so ``train.batch_size`` must be a multiple of ``d_steps``. The generator's
     update draws as many latents as one discriminator update sees images.
+    ``sn_inference``: ``power_iteration`` (BigGAN-PyTorch's ``layers.SN``) or ``stored``
+    (``torch.nn.utils.spectral_norm``: ``u W v`` from stored ``u`` and ``v`` at inference;
+    ``import-torch --arch biggan`` sets it for such checkpoints).
     """
 
     translates = False  # draws images; keras-i2i sample, not translate/evaluate
@@ -48,6 +52,7 @@ class BigGANConfig(ModelConfig):
     d_steps: int = bounded(1, at_least=1)
     sn_epsilon: float = bounded(1e-6, above=0)
     bn_epsilon: float = bounded(1e-5, above=0)
+    sn_inference: str = choices(*SN_INFERENCE, default="power_iteration")
 
     def validate(self, data) -> None:
         """``data.crop_size`` is one of the architectures' resolutions; attention fits its widths."""
@@ -103,9 +108,10 @@ class BigGAN(TranslationModel):
         n = len(self.domains)
         self.generator = BigGANGenerator(n, self.image_size, cfg.g_ch, cfg.dim_z, cfg.shared_dim, cfg.g_attention,
                                          cfg.sn_epsilon, cfg.bn_epsilon, seed=self.seed * 7919 + 1,
-                                         name="generator").build_all()
+                                         sn_inference=cfg.sn_inference, name="generator").build_all()
         self.discriminator = BigGANDiscriminator(n, self.image_size, cfg.d_ch, cfg.d_attention, cfg.sn_epsilon,
-                                                 seed=self.seed * 7919 + 50_000, name="discriminator").build_all()
+                                                 seed=self.seed * 7919 + 50_000, sn_inference=cfg.sn_inference,
+                                                 name="discriminator").build_all()
         self.trackers = {name: keras.metrics.Mean(name=name) for name in self.LOSS_NAMES}
 
     @property

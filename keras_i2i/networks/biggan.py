@@ -19,7 +19,7 @@ from keras import ops
 
 from keras_i2i.layers.attention import SelfAttention
 from keras_i2i.layers.batch_norm import ConditionalBatchNorm, StoredBatchNorm
-from keras_i2i.layers.spectral_norm import OneHotEmbedding, SNConv2D, SNDense, SNEmbedding
+from keras_i2i.layers.spectral_norm import OneHotEmbedding, SNConv2D, SNDense, SNEmbedding, set_sn_inference
 
 #: resolution -> (in multipliers, out multipliers, block output resolutions) of G
 G_ARCH = {
@@ -178,6 +178,9 @@ class BigGANGenerator(_Blocks, keras.Model):
         attention: resolutions with self-attention (64 at 128 px).
         sn_epsilon, bn_epsilon: epsilons (1e-6, 1e-5).
         seed: seed of the initializers.
+        sn_inference: how every spectral norm finds its singular value at inference
+            (``power_iteration``, BigGAN-PyTorch's; ``stored``, ``torch.nn.utils.spectral_norm``'s;
+            see :mod:`keras_i2i.layers.spectral_norm`).
 
     Reference:
         Brock et al., "Large Scale GAN Training for High Fidelity Natural Image
@@ -185,7 +188,8 @@ class BigGANGenerator(_Blocks, keras.Model):
     """
 
     def __init__(self, num_classes: int, resolution: int = 128, ch: int = 96, dim_z: int = 120, shared_dim: int = 128,
-                 attention=(64,), sn_epsilon: float = 1e-6, bn_epsilon: float = 1e-5, seed=None, **kwargs):
+                 attention=(64,), sn_epsilon: float = 1e-6, bn_epsilon: float = 1e-5, seed=None,
+                 sn_inference: str = "power_iteration", **kwargs):
         super().__init__(**kwargs)
         if resolution not in G_ARCH:
             raise ValueError(f"BigGAN has no architecture for {resolution} px; use one of {RESOLUTIONS}.")
@@ -214,6 +218,8 @@ class BigGANGenerator(_Blocks, keras.Model):
         self.output_bn = StoredBatchNorm(bn_epsilon, name="output_bn")
         self.output_conv = SNConv2D(3, 3, padding="same", sn_epsilon=sn_epsilon, kernel_initializer=_ortho(sub(99)),
                                     name="output_conv")
+        self.sn_inference = sn_inference
+        set_sn_inference(self, sn_inference)
 
     def build_from_config(self, config):
         self.build_all()
@@ -257,7 +263,7 @@ class BigGANGenerator(_Blocks, keras.Model):
     def get_config(self):
         return {"num_classes": self.num_classes, "resolution": self.resolution, "ch": self.ch, "dim_z": self.dim_z,
                 "shared_dim": self.shared_dim, "attention": list(self.attention), "sn_epsilon": self.sn_epsilon,
-                "bn_epsilon": self.bn_epsilon, "seed": self.seed, "name": self.name}
+                "bn_epsilon": self.bn_epsilon, "seed": self.seed, "sn_inference": self.sn_inference, "name": self.name}
 
 
 @keras.saving.register_keras_serializable(package="keras_i2i")
@@ -273,6 +279,7 @@ class BigGANDiscriminator(_Blocks, keras.Model):
         attention: table resolutions with self-attention (64 at 128 px).
         sn_epsilon: spectral-norm epsilon (1e-6).
         seed: seed of the initializers.
+        sn_inference: as :class:`BigGANGenerator`'s.
 
     Reference:
         Miyato & Koyama, "cGANs with Projection Discriminator", ICLR 2018; Brock et al.,
@@ -280,7 +287,7 @@ class BigGANDiscriminator(_Blocks, keras.Model):
     """
 
     def __init__(self, num_classes: int, resolution: int = 128, ch: int = 96, attention=(64,),
-                 sn_epsilon: float = 1e-6, seed=None, **kwargs):
+                 sn_epsilon: float = 1e-6, seed=None, sn_inference: str = "power_iteration", **kwargs):
         super().__init__(**kwargs)
         if resolution not in D_ARCH:
             raise ValueError(f"BigGAN has no architecture for {resolution} px; use one of {RESOLUTIONS}.")
@@ -298,6 +305,8 @@ class BigGANDiscriminator(_Blocks, keras.Model):
         self.linear = SNDense(1, sn_epsilon=sn_epsilon, kernel_initializer=_ortho(sub(98)), name="linear")
         self.embed = SNEmbedding(self.num_classes, self.ch * outs[-1], sn_epsilon=sn_epsilon,
                                  embeddings_initializer=_ortho(sub(99)), name="embed")
+        self.sn_inference = sn_inference
+        set_sn_inference(self, sn_inference)
 
     def build_from_config(self, config):
         self.build_all()
@@ -330,7 +339,8 @@ class BigGANDiscriminator(_Blocks, keras.Model):
 
     def get_config(self):
         return {"num_classes": self.num_classes, "resolution": self.resolution, "ch": self.ch,
-                "attention": list(self.attention), "sn_epsilon": self.sn_epsilon, "seed": self.seed, "name": self.name}
+                "attention": list(self.attention), "sn_epsilon": self.sn_epsilon, "seed": self.seed,
+                "sn_inference": self.sn_inference, "name": self.name}
 
 
 __all__ = ["BigGANDiscriminator", "BigGANGenerator", "DBlock", "D_ARCH", "GBlock", "G_ARCH", "RESOLUTIONS"]
