@@ -208,6 +208,9 @@ class TrainConfig:
     # Decay of an EMA of the generator weights (e.g. 0.999), used for samples, evaluation,
     # test translations, translate and export; null: none.
     ema_decay: Optional[float] = bounded(None, above=0, below=1)
+    # Steps (counted from 1, as BigGAN-PyTorch's ema_start) below which the EMA is a copy of
+    # the generator; it averages from step ema_start on (0: from the start).
+    ema_start: int = bounded(0, at_least=0)
     checkpoint_every: int = bounded(1000, at_least=1)
     keep_checkpoints: int = bounded(3, at_least=1)
     log_every: int = bounded(100, at_least=1)
@@ -487,6 +490,8 @@ def validate(cfg: Config) -> None:
             "make their sum at least 1, or set train.max_steps."
         )
     check_optimizers(train, cfg.model.name)
+    if train.ema_start and train.ema_decay is None:
+        raise ConfigError(f"train.ema_start: {train.ema_start} needs an EMA; set train.ema_decay too (e.g. 0.9999).")
     if train.eval_every or train.keep_best:  # metric names and keep_best (the trainer checks the strategy too)
         check_train_eval(train)
         if not type(cfg.model).translates:

@@ -82,14 +82,15 @@ def check_crop_size(data, *networks) -> None:
 
 
 def build_model(model_config, image_size: int, seed: int = 0, domains=None,
-                ema_decay: Optional[float] = None) -> "TranslationModel":
+                ema_decay: Optional[float] = None, ema_start: int = 0) -> "TranslationModel":
     """Instantiate the registered model named by ``model_config.name`` for the data's
     ``domains`` (names in id order; default ``("a", "b")``); with ``ema_decay``, with an
-    EMA copy of its generator weights (:meth:`TranslationModel.enable_ema`)."""
+    EMA copy of its generator weights starting at ``ema_start``
+    (:meth:`TranslationModel.enable_ema`)."""
     cls = MODELS.get(model_config.name)
     model = cls(model_config, image_size=image_size, seed=seed, domains=domains)
     if ema_decay:
-        model.enable_ema(ema_decay)
+        model.enable_ema(ema_decay, start=ema_start)
     return model
 
 
@@ -331,15 +332,16 @@ class TranslationModel(keras.Model):
                     variables.append(v)
         return variables
 
-    def enable_ema(self, decay: float) -> None:
+    def enable_ema(self, decay: float, start: int = 0) -> None:
         """Keep an exponential moving average of the generator weights, updated after
         every train step: ``ema = decay * ema + (1 - decay) * weights`` (the first step
-        copies the weights, so a sub-network loaded before step 0 starts it). Call
-        inside the strategy scope, before compile."""
+        copies the weights, so a sub-network loaded before step 0 starts it; so do the
+        steps below ``start``, see :class:`EMAWeights`). Call inside the strategy scope,
+        before compile."""
         if not 0.0 < decay < 1.0:
             raise ConfigError(f"train.ema_decay: {decay!r} must be between 0 and 1 (e.g. 0.999), or null for no EMA.")
         variables = self.ema_variables()
-        self._ema_held = _Held(EMAWeights(variables, decay), variables)
+        self._ema_held = _Held(EMAWeights(variables, decay, start), variables)
 
     @property
     def ema_decay(self) -> Optional[float]:
@@ -508,11 +510,15 @@ class EMAWeights(tf.Module):
     Args:
         variables: the weights to follow.
         decay: the average's decay (0.999: about the last thousand steps).
+        start: BigGAN-PyTorch's ``ema_start``: after the steps numbered (from 1) below it
+            the shadows are copies of the weights; from step ``start`` on they average
+            (0 or 1: from step 2, the first step always copies).
     """
 
-    def __init__(self, variables, decay: float):
+    def __init__(self, variables, decay: float, start: int = 0):
         super().__init__(name="ema")
         self.decay = float(decay)
+        self.start = int(start)
         self.shadows = [
             tf.Variable(tf.cast(v, "float32"), trainable=False, name=v.name.replace(":", "_") + "_ema",
                         aggregation=tf.VariableAggregation.ONLY_FIRST_REPLICA)
@@ -520,7 +526,9 @@ class EMAWeights(tf.Module):
         ]
 
     def update(self, variables, step):
-        """One step of the average; at ``step`` 0 the shadows become the weights."""
-        rate = tf.where(tf.equal(step, 0), 1.0, 1.0 - self.decay)
+        """One step of the average after the step counted ``step`` (from 0); at step 0 and
+        before ``start`` the shadows become the weights."""
+        copy = tf.logical_or(tf.equal(step, 0), step + 1 < self.start)
+        rate = tf.where(copy, 1.0, 1.0 - self.decay)
         for shadow, v in zip(self.shadows, variables):
             shadow.assign_sub(rate * (shadow - tf.cast(v, "float32")))

@@ -151,7 +151,8 @@ class Trainer:
         keras.utils.set_random_seed(cfg.train.seed)
         with strategy.scope():
             model = build_model(cfg.model, image_size=cfg.data.crop_size, seed=cfg.train.seed,
-                                domains=cfg.data.domain_names, ema_decay=cfg.train.ema_decay)
+                                domains=cfg.data.domain_names, ema_decay=cfg.train.ema_decay,
+                                ema_start=cfg.train.ema_start)
             frozen = getattr(cfg.model, "frozen", ())
             freeze(model, frozen)  # before compile: no optimizer keeps state for a frozen sub-network
             model.compile(

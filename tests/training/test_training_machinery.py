@@ -127,6 +127,38 @@ def test_ema_follows_the_generator_and_is_used_by_samples_and_load_run(tiny_conf
         np.testing.assert_array_equal(np.asarray(v), np.asarray(s))
 
 
+def test_ema_start_copies_the_generator_before_it_and_resumes_exactly(tiny_config, tmp_path):
+    """train.ema_start 3 (BigGAN-PyTorch's ema_start, steps counted from 1): after steps 1
+    and 2 the EMA is the generator; from step 3 it averages. A run resumed at step 2
+    ends with the uninterrupted run's EMA, bit for bit."""
+    with pytest.raises(ConfigError, match="train.ema_start: 3 needs an EMA; set train.ema_decay"):
+        tiny_config(**{"train.ema_start": 3})
+    model = build_model(tiny_config().model, 32, ema_decay=0.5, ema_start=3)
+    model.compile(1e-3, 0.5, 0.999)
+    record = _Record(model.ema_variables())
+    model.fit(_fixed_batches(4, 2), epochs=1, verbose=0, callbacks=[record])
+    w1, w2, w3, w4 = record.seen
+    shadows = model.checkpoint_state()["ema"].shadows
+    for a, b, c, s in zip(w2, w3, w4, shadows):
+        np.testing.assert_allclose(np.asarray(s), 0.5 * (0.5 * a + 0.5 * b) + 0.5 * c, rtol=1e-5, atol=1e-7)
+
+    common = {"train.ema_decay": 0.5, "train.ema_start": 3, "train.max_steps": 4, "train.checkpoint_every": 2,
+              "train.deterministic": "true", "model.pool_size": 2, "train.translate_test": "false"}
+    Trainer(tiny_config(**common), tmp_path / "run", verbose=0).run()
+    first = tf.train.load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-2"))
+    resumed = Trainer(tiny_config(**{**common, "train.max_steps": 2}), tmp_path / "resumed", verbose=0)
+    resumed.run()
+    ema = [n for n, _ in tf.train.list_variables(str(tmp_path / "run" / "checkpoints" / "ckpt-2")) if n.startswith("ema/")]
+    assert ema
+    resumed = Trainer(tiny_config(**common), tmp_path / "resumed", resume=True, verbose=0)
+    assert resumed.run().step == 4
+    last = tf.train.load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-4"))
+    again = tf.train.load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "ckpt-4"))
+    for name in ema:
+        np.testing.assert_array_equal(last.get_tensor(name), again.get_tensor(name), err_msg=name)
+    assert any(not np.array_equal(first.get_tensor(n), last.get_tensor(n)) for n in ema)
+
+
 def _accumulated_weights(tiny_config, accumulate, strategy, batches):
     cfg = tiny_config(**{"model.norm": "none", "model.pool_size": 2})
     keras.utils.set_random_seed(3)
