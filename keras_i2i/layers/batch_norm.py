@@ -14,6 +14,9 @@ from keras import ops
 
 class _Stored(keras.layers.Layer):
     def __init__(self, epsilon: float = 1e-5, momentum: float = 0.1, **kwargs):
+        # Statistics, gain and bias in float32 under a mixed policy (read without autocast;
+        # the output is cast to the compute dtype).
+        kwargs.setdefault("autocast", False)
         super().__init__(**kwargs)
         self.epsilon = float(epsilon)
         self.momentum = float(momentum)

@@ -96,6 +96,9 @@ class _SpectralNorm:
     arguments and the normalization shared by the three layers."""
 
     def __init__(self, *args, sn_epsilon: float = 1e-6, sn_inference: str = "power_iteration", **kwargs):
+        # Under a mixed policy the weights are read in float32 (the power iteration and the
+        # normalized weight in float32, cast to the compute dtype after), never autocast.
+        kwargs.setdefault("autocast", False)
         super().__init__(*args, **kwargs)
         self.sn_epsilon = float(sn_epsilon)
         if sn_inference not in SN_INFERENCE:
