@@ -2,6 +2,7 @@
 accumulation (issue 14)."""
 
 import json
+import shutil
 
 import keras
 import numpy as np
@@ -146,10 +147,13 @@ def test_ema_start_copies_the_generator_before_it_and_resumes_exactly(tiny_confi
               "train.deterministic": "true", "model.pool_size": 2, "train.translate_test": "false"}
     Trainer(tiny_config(**common), tmp_path / "run", verbose=0).run()
     first = tf.train.load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-2"))
-    resumed = Trainer(tiny_config(**{**common, "train.max_steps": 2}), tmp_path / "resumed", verbose=0)
-    resumed.run()
     ema = [n for n, _ in tf.train.list_variables(str(tmp_path / "run" / "checkpoints" / "ckpt-2")) if n.startswith("ema/")]
     assert ema
+    shutil.copytree(tmp_path / "run", tmp_path / "resumed")  # interrupted after step 2: ckpt-2 its newest
+    for f in (tmp_path / "resumed" / "checkpoints").glob("ckpt-4.*"):
+        f.unlink()
+    (tmp_path / "resumed" / "checkpoints" / "checkpoint").write_text(
+        'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
     resumed = Trainer(tiny_config(**common), tmp_path / "resumed", resume=True, verbose=0)
     assert resumed.run().step == 4
     last = tf.train.load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-4"))
