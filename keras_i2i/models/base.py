@@ -373,7 +373,7 @@ class TranslationModel(keras.Model):
                 v.assign(shadow)
 
     # -- gradient accumulation ----------------------------------------------------------
-    def update(self, name: str, losses: Callable, *batch, when=None) -> dict:
+    def update(self, name, losses: Callable, *batch, when=None) -> dict:
         """Update player ``name`` once with the gradient of ``losses(*batch)["loss"]``.
 
         With ``accumulate`` k > 1 the batch is split into k equal micro-batches along the
@@ -385,36 +385,44 @@ class TranslationModel(keras.Model):
         the micro-batches, batched tensors concatenated in order.
 
         Args:
-            name: the player.
+            name: the player, or a tuple of players that the one loss updates (one forward
+                pass per micro-batch; each player's own optimizer and loss scale).
             losses: micro-batch tensors -> dict with ``loss``.
             *batch: tensors with the batch on the first axis.
             when: optional boolean scalar, or a callable of the merged outputs giving one
                 (the same on every replica): the update happens only where it is true
-                (see :meth:`apply_gradients`).
+                (see :meth:`apply_gradients`); with several players, a dict of them by
+                player (players not in it always update).
         """
         k = self.accumulate
-        variables = self.variables_for(name)
+        names = (name,) if isinstance(name, str) else tuple(name)
+        variables = {n: self.variables_for(n) for n in names}
         parts = [tf.split(x, k, axis=0) for x in batch] if k > 1 else [[x] for x in batch]
-        total, outputs = None, []
+        totals, outputs = {n: None for n in names}, []
         for i in range(k):
-            with tf.GradientTape() as tape:
+            with tf.GradientTape(persistent=len(names) > 1) as tape:
                 out = losses(*(p[i] for p in parts))
-                scaled = self.scaled_loss(name, out["loss"] / k if k > 1 else out["loss"])
-            grads = tape.gradient(scaled, variables)
-            # A gather's (an embedding's) IndexedSlices, dense: they add up across micro-batches, and
-            # Adam squares the summed gradient of a repeated row (Keras squares each slice).
-            grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
-            total = grads if total is None else [g if t is None else (t if g is None else t + g)
-                                                 for t, g in zip(total, grads)]
+                scaled = {n: self.scaled_loss(n, out["loss"] / k if k > 1 else out["loss"]) for n in names}
+            for n in names:
+                grads = tape.gradient(scaled[n], variables[n])
+                # A gather's (an embedding's) IndexedSlices, dense: they add up across micro-batches, and
+                # Adam squares the summed gradient of a repeated row (Keras squares each slice).
+                grads = [tf.convert_to_tensor(g) if isinstance(g, tf.IndexedSlices) else g for g in grads]
+                total = totals[n]
+                totals[n] = grads if total is None else [g if t is None else (t if g is None else t + g)
+                                                         for t, g in zip(total, grads)]
+            del tape
             outputs.append(out)
         merged = _merge(outputs)
-        if callable(when):
-            when = when(merged)
-        optimizer = self._optimizers[name]
-        if when is None:
-            optimizer.apply(total, variables)
-        else:
-            _apply_when(optimizer, total, variables, when)
+        for n in names:
+            condition = when.get(n) if isinstance(when, dict) else when
+            if callable(condition):
+                condition = condition(merged)
+            optimizer = self._optimizers[n]
+            if condition is None:
+                optimizer.apply(totals[n], variables[n])
+            else:
+                _apply_when(optimizer, totals[n], variables[n], condition)
         return merged
 
     def scaled_loss(self, name: str, loss):

@@ -186,9 +186,14 @@ class DeepI2I(TranslationModel):
        step ``warmup_steps`` on (the step counter is checkpointed, so a resumed run
        crosses the boundary where an uninterrupted one does).
 
+    With ``train.accumulate`` k each step's batch is split into k micro-batches whose
+    gradients are summed into one update per player (the official config accumulates 8);
+    as there, each micro-batch's forward pass has its own batch-norm statistics and
+    power-iteration step.
+
     Deviations from the official code: one batch is both the source images and the
-    discriminator's reals (the official draws them from two loaders); the step is one
-    batch (the official accumulates 8 micro-batches); the translators' latent is fixed.
+    discriminator's reals (the official draws them from two loaders); the translators'
+    latent is fixed.
 
     Players: ``disc``, ``adaptor``, ``gen`` and, in ``scratch`` mode, ``encoder``; each
     has its own optimizer. Translators: ``to_<domain>`` for each domain, the latent fixed
@@ -207,6 +212,7 @@ class DeepI2I(TranslationModel):
 
     dataset_kind = "labelled"
     num_domains = None
+    accumulates = True
     #: every mode's players (an instance has ``encoder`` only in scratch mode)
     players = ("disc", "adaptor", "gen", "encoder")
     LOSS_NAMES = ("loss_d_real", "loss_d_fake", "loss_g_gan", "loss_g_feat", "loss_g")
@@ -321,46 +327,50 @@ class DeepI2I(TranslationModel):
                                              maxval=self.num_classes, dtype=tf.int32)
         return z, labels
 
+    def _d_losses(self, real, real_labels, z, target):
+        """The discriminator's hinge loss on reals with their domains and translations with
+        their targets (one pass, one power-iteration step)."""
+        n = ops.shape(real)[0]
+        fake = ops.stop_gradient(self.translate(real, z, target, training=True))
+        logits = self.discriminator(ops.concatenate([fake, ops.cast(real, fake.dtype)], axis=0),
+                                    ops.concatenate([target, real_labels], axis=0), training=True)
+        loss_d_fake, loss_d_real = hinge_loss(logits[:n], False), hinge_loss(logits[n:], True)
+        return {"loss": loss_d_real + loss_d_fake, "loss_d_real": loss_d_real, "loss_d_fake": loss_d_fake}
+
+    def _g_losses(self, real, z, target):
+        """``-D(y, c) + sum_l alpha_l MSE(D_l(y), D_l(x))`` through the discriminator's taps."""
+        n = ops.shape(real)[0]
+        fake = self.translate(real, z, target, training=True)
+        both = ops.concatenate([fake, ops.cast(real, fake.dtype)], axis=0)
+        feats = self.discriminator.features(both, training=True)
+        h = ops.sum(ops.relu(feats[-1]), axis=(1, 2))
+        d_fake = (self.discriminator.linear(h[:n], training=True)
+                  + ops.sum(self.discriminator.embed(target, training=True) * h[:n], axis=1, keepdims=True))
+        loss_g_gan = hinge_loss(d_fake, True, for_discriminator=False)
+        loss_g_feat = 0.0
+        for alpha, i in zip(self.config.feature_weights, self.d_taps):
+            f = ops.cast(feats[i], "float32")
+            loss_g_feat = loss_g_feat + alpha * ops.mean(ops.square(f[:n] - ops.stop_gradient(f[n:])))
+        loss_g = ops.cast(loss_g_gan, "float32") + loss_g_feat
+        return {"loss": loss_g, "loss_g_gan": loss_g_gan, "loss_g_feat": loss_g_feat}
+
     def train_step(self, data):
         real, real_labels = data
         real_labels = ops.cast(real_labels, "int32")
-        n = ops.shape(real)[0]
-        z, target = self._draw(n)
-        # 1. Discriminator: hinge loss, reals with their domains, translations with their targets
-        #    (one pass, one power-iteration step).
-        with tf.GradientTape() as tape:
-            fake = ops.stop_gradient(self.translate(real, z, target, training=True))
-            logits = self.discriminator(ops.concatenate([fake, ops.cast(real, fake.dtype)], axis=0),
-                                        ops.concatenate([target, real_labels], axis=0), training=True)
-            loss_d_fake, loss_d_real = hinge_loss(logits[:n], False), hinge_loss(logits[n:], True)
-            scaled = self.scaled_loss("disc", loss_d_real + loss_d_fake)
-        self.apply_gradients("disc", tape, scaled)
-        # 2. Adaptor, generator (after the warm-up in transfer mode) and encoder (scratch):
-        #    -D(y, c) + sum_l alpha_l MSE(D_l(y), D_l(x)) through the discriminator's taps.
-        updated = [p for p in self.players if p != "disc"]
-        with tf.GradientTape(persistent=True) as tape:
-            fake = self.translate(real, z, target, training=True)
-            both = ops.concatenate([fake, ops.cast(real, fake.dtype)], axis=0)
-            feats = self.discriminator.features(both, training=True)
-            h = ops.sum(ops.relu(feats[-1]), axis=(1, 2))
-            d_fake = (self.discriminator.linear(h[:n], training=True)
-                      + ops.sum(self.discriminator.embed(target, training=True) * h[:n], axis=1, keepdims=True))
-            loss_g_gan = hinge_loss(d_fake, True, for_discriminator=False)
-            loss_g_feat = 0.0
-            for alpha, i in zip(self.config.feature_weights, self.d_taps):
-                f = ops.cast(feats[i], "float32")
-                loss_g_feat = loss_g_feat + alpha * ops.mean(ops.square(f[:n] - ops.stop_gradient(f[n:])))
-            loss_g = ops.cast(loss_g_gan, "float32") + loss_g_feat
-            scaled = {p: self.scaled_loss(p, loss_g) for p in updated}
-        for player in updated:
-            if player == "gen" and self.config.mode == "transfer" and self.config.warmup_steps > 0:
-                self.apply_gradients(player, tape, scaled[player], when=self.step >= self.config.warmup_steps)
-            else:
-                self.apply_gradients(player, tape, scaled[player])
-        del tape
+        z, target = self._draw(ops.shape(real)[0])
+        # 1. Discriminator: hinge loss, reals with their domains, translations with their targets.
+        d_out = self.update("disc", self._d_losses, real, real_labels, z, target)
+        # 2. Adaptor, generator (after the warm-up in transfer mode) and encoder (scratch), on
+        #    one loss: -D(y, c) + sum_l alpha_l MSE(D_l(y), D_l(x)) through the discriminator's taps.
+        when = None
+        if self.config.mode == "transfer" and self.config.warmup_steps > 0:
+            when = {"gen": self.step >= self.config.warmup_steps}
+        g_out = self.update(tuple(p for p in self.players if p != "disc"), self._g_losses, real, z, target,
+                            when=when)
         # 3. Log.
-        for name, value in (("loss_d_real", loss_d_real), ("loss_d_fake", loss_d_fake), ("loss_g_gan", loss_g_gan),
-                            ("loss_g_feat", loss_g_feat), ("loss_g", loss_g)):
+        for name, value in (("loss_d_real", d_out["loss_d_real"]), ("loss_d_fake", d_out["loss_d_fake"]),
+                            ("loss_g_gan", g_out["loss_g_gan"]), ("loss_g_feat", g_out["loss_g_feat"]),
+                            ("loss_g", g_out["loss"])):
             self.trackers[name].update_state(value)
         return {name: tracker.result() for name, tracker in self.trackers.items()}
 

@@ -151,6 +151,60 @@ def test_resume_is_exact_across_the_warmup_boundary(transfer_run, tmp_path, stra
     assert not different, different[:5]
 
 
+def test_accumulated_step_equals_the_whole_batch():
+    """train.accumulate 2 on 2 + 2 images equals one pass over the 4 (scratch: every player).
+    The batch is two copies of 2 images with the same draws, so each micro-batch's batch-norm
+    statistics are the whole batch's, and every spectral norm starts at its fixed point (u the
+    top singular vector), so the second micro-batch's extra power-iteration step changes
+    nothing measurable."""
+    from keras_i2i.layers.spectral_norm import SNConv2D, SNDense, SNEmbedding
+    from keras_i2i.models import build_model
+
+    rng = np.random.default_rng(0)
+    x = rng.uniform(-1, 1, size=(2, 64, 64, 3)).astype("float32")
+    images, labels = np.concatenate([x, x]), np.array([0, 1, 0, 1], "int32")
+    target = tf.constant([2, 3], tf.int32)
+    weights = {}
+    for k in (1, 2):
+        cfg = load_config("deepi2i/emoji64_scratch", overrides=[*TINY, "model.init_from=null"])
+        model = build_model(cfg.model, 64, domains=DOMAINS)
+        model.compile(accumulate=k)
+        for net in (model.generator, model.discriminator, model.encoder, model.adaptor):
+            for layer in net._flatten_layers():
+                if isinstance(layer, SNConv2D):
+                    w_t = np.reshape(np.asarray(layer.kernel), (-1, layer.filters))
+                elif isinstance(layer, SNDense):
+                    w_t = np.asarray(layer.kernel)
+                elif isinstance(layer, SNEmbedding):
+                    w_t = np.asarray(layer.embeddings).T
+                else:
+                    continue
+                layer.u.assign(np.linalg.svd(w_t.astype("float64"))[2][:1].astype("float32"))
+        z = tf.constant(rng.standard_normal((2, model.generator.dim_z)).astype("float32")) if k == 1 else z
+        model._draw = lambda n: (tf.tile(z, [n // 2, 1]), tf.tile(target, [n // 2]))
+        logs = model.train_step((images, labels))
+        assert all(np.isfinite(float(v)) for v in logs.values()), logs
+        assert {p: int(o.iterations) for p, o in model.optimizers().items()} == {p: 1 for p in model.players}
+        weights[k] = {p: ([np.asarray(v) for v in model.variables_for(p)],
+                          [np.asarray(m) for m in model.optimizers()[p]._momentums])  # (1 - beta1) * gradient
+                      for p in model.players}
+    assert set(weights[1]) == {"disc", "adaptor", "gen", "encoder"}
+    compared = 0
+    for player, (whole, moments) in weights[1].items():
+        split, split_moments = weights[2][player]
+        scale = max(np.abs(m).max() for m in moments)
+        for a, b, m, n in zip(whole, split, moments, split_moments):
+            # the summed micro-batch gradients are the whole batch's, to the player's gradient scale
+            np.testing.assert_allclose(m, n, rtol=1e-3, atol=1e-4 * scale, err_msg=player)
+            # The weights, where the gradient is not ~0: Adam's first step moves a weight by
+            # lr g / (|g| + eps), which turns the rounding noise of a zero gradient (biases right
+            # before G's batch norms) or a tiny one into different steps.
+            clear = np.abs(m) > 1e-3 * scale
+            np.testing.assert_allclose(a[clear], b[clear], rtol=1e-5, atol=1e-6, err_msg=player)
+            compared += int(clear.sum())
+    assert compared > 1000
+
+
 def test_exported_target_passes_parity_and_runs_on_the_webcam(transfer_run, tmp_path):
     from keras_i2i.export import export_run
     from tests.apps.conftest import synthetic_frames, write_video
