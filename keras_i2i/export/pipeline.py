@@ -215,7 +215,7 @@ def export_run(
         )
 
     # Every image set is gathered before the first conversion, so a missing folder fails fast.
-    if calibration is not None and len({d.primary_source for d in selected}) > 1 and any(j.mode.calibrated for j in jobs):
+    if calibration is not None and len({d.source for d in selected}) > 1 and any(j.mode.calibrated for j in jobs):
         logger.warning("--calibration %s calibrates every direction (%s); each direction should see images of "
                        "its own source domain: export one direction at a time if they differ.",
                        calibration, ", ".join(d.name for d in selected))
@@ -254,7 +254,7 @@ def _run_job(job: _Job, translator, size, out_dir: Path, parity_set, reference, 
     start = time.time()
     result = {
         "file": job.file, "direction": job.direction.name, "source_domain": job.direction.primary_source,
-        "target_domain": job.direction.target, "format": job.fmt, "runtime": job.runtime,
+        "sources": list(job.direction.source), "target_domain": job.direction.target, "format": job.fmt, "runtime": job.runtime,
         "mode": job.mode.name, "io": job.io, "status": "error", "min_psnr_db": job.min_psnr,
         "calibration": calibration_set.describe() if job.mode.calibrated else None,
     }
@@ -290,7 +290,8 @@ def _run_job(job: _Job, translator, size, out_dir: Path, parity_set, reference, 
             # The file runs through keras_i2i.runtime with the entry it will have in model.json.
             runner = parity.runtime_runner(content, entry, job.file)
             measured = parity.compare(runner, parity_set.images, reference)
-            result["parity"] = {**measured.to_json(), "source": parity_set.source, "runtime": "keras_i2i.runtime"}
+            result["parity"] = {**measured.to_json(), "source": parity_set.source, "runtime": "keras_i2i.runtime",
+                                **({"domains": parity_set.domains} if parity_set.domains is not None else {})}
             entry["parity"] = {**result["parity"], "min_psnr_db": job.min_psnr}
             if measured.psnr_db < job.min_psnr:
                 reason = (f"parity {measured.psnr_db:.2f} dB < {job.min_psnr:g} dB against Keras (max abs error "

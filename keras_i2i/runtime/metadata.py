@@ -38,7 +38,10 @@ translator: a target label, a noise seed, a style code) complete
 :meth:`keras_i2i.directions.Direction.as_dict`. ``sources`` and ``conditions`` were added
 without changing the schema version: entries written before them are read with
 ``sources = [source_domain]`` (or, without domains, CycleGAN's ``a2b``/``b2a`` meaning)
-and no conditions.
+and no conditions. A direction with several sources (DeepI2I's ``to_<target>``) is
+calibrated and parity-checked on images of every source domain: its ``calibration`` and
+``parity`` blocks then add ``domains`` (``{domain: {"images", "available", "source"}}``)
+and their ``source`` joins the folders with ``", "``.
 
 ``input.quantization`` / ``output.quantization`` are ``{"scale", "zero_point"}`` when a
 tensor is quantized (``real = scale * (q - zero_point)``); the exports of this package

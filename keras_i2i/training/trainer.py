@@ -296,14 +296,20 @@ class Trainer:
             return
         with model.ema_weights():  # the EMA generator, with train.ema_decay
             for direction, translator in model.translators().items():
-                source = domains[model.directions()[direction].primary_source].test
-                if source is None:
-                    continue
-                files, _ = list_image_files(source)
-                out = self.run_dir / "test_results" / direction
-                # test_results/ is the run's own folder: replace what an earlier training left there.
-                written, _ = translate_files(translator, files, out, self.cfg.data.crop_size, base=source, force=True)
-                logger.info("Translated %d test images %s -> %s", written, direction, out)
+                sources = model.directions()[direction].source
+                for name in sources:
+                    source = domains[name].test
+                    if source is None:
+                        continue
+                    files, _ = list_image_files(source)
+                    # One source: test_results/<direction>/ as always; several (DeepI2I's to_<target>):
+                    # test_results/<direction>/<source domain>/, so same-named files never collide.
+                    out = self.run_dir / "test_results" / direction
+                    out = out / name if len(sources) > 1 else out
+                    # test_results/ is the run's own folder: replace what an earlier training left there.
+                    written, _ = translate_files(translator, files, out, self.cfg.data.crop_size, base=source,
+                                                 force=True)
+                    logger.info("Translated %d test images %s -> %s", written, direction, out)
 
 
 def train(cfg: Config, run_dir, resume: bool = False, strategy: str | None = None, verbose="auto",

@@ -77,6 +77,35 @@ def test_free_form_direction_exports_with_its_domains(named_export):
     assert {r["source_domain"] for r in saved["results"]} == {"noto"}
 
 
+def test_multi_source_direction_draws_balanced_images_from_every_source(tmp_path):
+    """DeepI2I's ``to_<target>`` has several sources: calibration and parity images come
+    from each of them, the same total count split evenly (a short folder's shortfall goes
+    to the others), and each domain's share is recorded."""
+    from keras_i2i.config import load_config
+    from keras_i2i.directions import Direction
+    from keras_i2i.export.images import balanced_counts, calibration_images, parity_images
+
+    assert balanced_counts(10, [99, 99, 99]) == [4, 3, 3] and balanced_counts(10, [2, 99, 99]) == [2, 4, 4]
+    assert balanced_counts(3, [1, 0]) == [1, 0]
+    root = tmp_path / "data"
+    for name, letter, train in (("noto", "A", 8), ("twemoji", "B", 2), ("fluent", "B", 3)):
+        copy_emoji(root / "train" / name, letter, train)
+        copy_emoji(root / "test" / name, letter, 2, split="test")
+    cfg = load_config("deepi2i/emoji64_transfer", overrides=["data.dataset=null", f"data.root={root}"])
+    to_fluent = Direction("to_fluent", ("noto", "twemoji"), "fluent")
+    calib = calibration_images(cfg, to_fluent, 32, 7)
+    assert calib.images.shape == (7, 32, 32, 3)
+    described = calib.describe()
+    assert {d: (v["images"], v["available"]) for d, v in described["domains"].items()} == {
+        "noto": (5, 8), "twemoji": (2, 2)}
+    assert described["domains"]["twemoji"]["source"] == str((root / "train" / "twemoji").resolve())
+    parity = parity_images(cfg, to_fluent, 32, 4)
+    assert {d: v["images"] for d, v in parity.describe()["domains"].items()} == {"noto": 2, "twemoji": 2}
+    assert str((root / "test" / "twemoji").resolve()) in parity.source
+    single = calibration_images(cfg, Direction("to_x", ("noto",), "fluent"), 32, 7)  # one source: as before
+    assert "domains" not in single.describe() and single.source == str((root / "train" / "noto").resolve())
+
+
 def test_runtime_loads_the_folder_by_direction(named_export):
     from keras_i2i.directions import Direction
     from keras_i2i.runtime import RuntimeLoadError, directions, load

@@ -210,12 +210,18 @@ def test_exported_target_passes_parity_and_runs_on_the_webcam(transfer_run, tmp_
     from tests.apps.conftest import synthetic_frames, write_video
 
     _, run = transfer_run
-    report = export_run(run, formats=["tflite", "onnx"], modes="fp32", directions="to_noto", parity_count=2,
+    sources = ["fluent3d", "fluentflat", "twemoji"]
+    for source in sources:  # the end-of-training test_results translate every source, one subfolder each
+        assert len(list((run / "test_results" / "to_noto" / source).glob("*.png"))) == 2
+    report = export_run(run, formats=["tflite", "onnx"], modes="fp32", directions="to_noto", parity_count=3,
                         calibration_count=2, force=True)
     assert report.ok, [r.get("reason") for r in report.results]
     assert {r["file"] for r in report.results} == {"to_noto.fp32.tflite", "to_noto.onnx"}
     for result in report.results:
         assert result["target_domain"] == "noto" and result["source_domain"] == "fluent3d"
+        assert result["sources"] == sources  # parity on one held-out image of every source domain
+        assert {d: v["images"] for d, v in result["parity"]["domains"].items()} == dict.fromkeys(sources, 1)
+        assert result["parity"]["images"] == 3
     video = write_video(tmp_path / "in.avi", synthetic_frames())
     result = CliRunner().invoke(main, ["webcam", "--model", str(run), "--direction", "to_noto", "--backend", "onnx",
                                        "--video", str(video), "--headless", "--output", str(tmp_path / "o.avi"),
