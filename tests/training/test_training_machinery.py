@@ -2,7 +2,6 @@
 accumulation (issue 14)."""
 
 import json
-import shutil
 
 import keras
 import numpy as np
@@ -134,33 +133,41 @@ def test_ema_start_copies_the_generator_before_it_and_resumes_exactly(tiny_confi
     ends with the uninterrupted run's EMA, bit for bit."""
     with pytest.raises(ConfigError, match="train.ema_start: 3 needs an EMA; set train.ema_decay"):
         tiny_config(**{"train.ema_start": 3})
-    model = build_model(tiny_config().model, 32, ema_decay=0.5, ema_start=3)
-    model.compile(1e-3, 0.5, 0.999)
-    record = _Record(model.ema_variables())
-    model.fit(_fixed_batches(4, 2), epochs=1, verbose=0, callbacks=[record])
-    w1, w2, w3, w4 = record.seen
-    shadows = model.checkpoint_state()["ema"].shadows
-    for a, b, c, s in zip(w2, w3, w4, shadows):
-        np.testing.assert_allclose(np.asarray(s), 0.5 * (0.5 * a + 0.5 * b) + 0.5 * c, rtol=1e-5, atol=1e-7)
 
-    common = {"train.ema_decay": 0.5, "train.ema_start": 3, "train.max_steps": 4, "train.checkpoint_every": 2,
-              "train.deterministic": "true", "model.pool_size": 2, "train.translate_test": "false"}
-    Trainer(tiny_config(**common), tmp_path / "run", verbose=0).run()
-    first = tf.train.load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-2"))
-    ema = [n for n, _ in tf.train.list_variables(str(tmp_path / "run" / "checkpoints" / "ckpt-2")) if n.startswith("ema/")]
-    assert ema
-    shutil.copytree(tmp_path / "run", tmp_path / "resumed")  # interrupted after step 2: ckpt-2 its newest
-    for f in (tmp_path / "resumed" / "checkpoints").glob("ckpt-4.*"):
-        f.unlink()
-    (tmp_path / "resumed" / "checkpoints" / "checkpoint").write_text(
-        'model_checkpoint_path: "ckpt-2"\nall_model_checkpoint_paths: "ckpt-2"\n')
-    resumed = Trainer(tiny_config(**common), tmp_path / "resumed", resume=True, verbose=0)
-    assert resumed.run().step == 4
-    last = tf.train.load_checkpoint(str(tmp_path / "run" / "checkpoints" / "ckpt-4"))
-    again = tf.train.load_checkpoint(str(tmp_path / "resumed" / "checkpoints" / "ckpt-4"))
-    for name in ema:
-        np.testing.assert_array_equal(last.get_tensor(name), again.get_tensor(name), err_msg=name)
-    assert any(not np.array_equal(first.get_tensor(n), last.get_tensor(n)) for n in ema)
+    def fresh():
+        keras.utils.set_random_seed(0)
+        net = build_model(tiny_config().model, 32, ema_decay=0.5, ema_start=3)
+        net.compile(1e-3, 0.5, 0.999)
+        return net
+
+    class SaveAtTwo(keras.callbacks.Callback):  # the checkpoint the trainer would write after step 2
+        def on_train_batch_end(self, batch, logs=None):
+            if batch == 1:
+                self.prefix = checkpoint_for(self.model).save(str(tmp_path / "ckpt"))
+                self.shadows = [np.asarray(s) for s in self.model.checkpoint_state()["ema"].shadows]
+
+    batches = _fixed_batches(4, 2)
+    model = fresh()
+    record, saved = _Record(model.ema_variables()), SaveAtTwo()
+    model.fit(batches, epochs=1, verbose=0, callbacks=[record, saved])
+    w1, w2, w3, w4 = record.seen
+    shadows = [np.asarray(s) for s in model.checkpoint_state()["ema"].shadows]
+    for a, b in zip(w2, saved.shadows):  # steps 1 and 2: a copy of the generator
+        np.testing.assert_array_equal(a, b)
+    for a, b, c, s in zip(w2, w3, w4, shadows):
+        np.testing.assert_allclose(s, 0.5 * (0.5 * a + 0.5 * b) + 0.5 * c, rtol=1e-5, atol=1e-7)
+
+    # Resumed at step 2 (that checkpoint restored into a fresh model, as the trainer's
+    # --resume does): steps 3 and 4 average from the checkpointed step on, bit for bit.
+    resumed = fresh()
+    checkpoint_for(resumed).restore(saved.prefix).assert_existing_objects_matched()
+    assert int(resumed.step.numpy()) == 2
+    resumed.fit(batches.skip(2), epochs=1, verbose=0)
+    again = [np.asarray(s) for s in resumed.checkpoint_state()["ema"].shadows]
+    assert shadows and len(shadows) == len(again)
+    for a, b in zip(shadows, again):
+        np.testing.assert_array_equal(a, b)
+    assert any(not np.array_equal(a, b) for a, b in zip(saved.shadows, shadows))
 
 
 def _accumulated_weights(tiny_config, accumulate, strategy, batches):
