@@ -34,6 +34,38 @@ def _spatial_mean(x):
     return ops.mean(ops.mean(x, axis=2, keepdims=True), axis=1, keepdims=True)
 
 
+def _normalize(x, epsilon):
+    """``(x - mean) / sqrt(var + epsilon)`` per sample and channel, and ``1 / sqrt(...)``."""
+    # One axis at a time: TensorFlow's float32 mean over (H, W) at once was 10x less
+    # accurate (2.7e-7 against 2e-8 on 256x256 maps of mean 0.1), which after division
+    # by a small standard deviation made a ResNet-9 drift 8e-4 from PyTorch.
+    mean = _spatial_mean(x)
+    centered = x - mean
+    variance = _spatial_mean(centered * centered)
+    inv_std = ops.rsqrt(variance + epsilon)
+    return centered * inv_std, inv_std
+
+
+def _normalize_with_closed_form_gradient(x, epsilon):
+    """:func:`_normalize` whose input gradient is the textbook closed form
+    ``inv_std * (dy - mean(dy) - y * mean(dy * y))`` (two reductions and a few element-wise
+    ops, where autodiff through both means and the variance builds about twice as many).
+    Differentiable again (the form is made of ops), so R1 penalties and other
+    gradient-of-gradient terms through it stay exact."""
+
+    @ops.custom_gradient
+    def normalize(x):
+        y, inv_std = _normalize(x, epsilon)
+
+        def grad(*upstream, **kwargs):  # kwargs: `variables` under the TensorFlow backend
+            dy = upstream[0]
+            return inv_std * (dy - _spatial_mean(dy) - y * _spatial_mean(dy * y))
+
+        return y, grad
+
+    return normalize(x)
+
+
 @keras.saving.register_keras_serializable(package="keras_i2i")
 class InstanceNormalization(keras.layers.Layer):
     """Instance normalization over the spatial axes of an NHWC tensor.
@@ -65,15 +97,14 @@ class InstanceNormalization(keras.layers.Layer):
             self.gamma = self.add_weight(shape=(channels,), initializer="ones", name="gamma")
             self.beta = self.add_weight(shape=(channels,), initializer="zeros", name="beta")
 
-    def call(self, inputs):
+    def call(self, inputs, training=None):
         x = ops.cast(inputs, "float32")
-        # One axis at a time: TensorFlow's float32 mean over (H, W) at once was 10x less
-        # accurate (2.7e-7 against 2e-8 on 256x256 maps of mean 0.1), which after division
-        # by a small standard deviation made a ResNet-9 drift 8e-4 from PyTorch.
-        mean = _spatial_mean(x)
-        centered = x - mean
-        variance = _spatial_mean(centered * centered)
-        y = centered * ops.rsqrt(variance + self.epsilon)
+        if training and not _SINGLE_REDUCTION.get():
+            # Same forward ops; the backward pass is the closed form below instead of
+            # autodiff through both means (measured 20-27% faster fwd+bwd on CPU).
+            y = _normalize_with_closed_form_gradient(x, self.epsilon)
+        else:
+            y = _normalize(x, self.epsilon)[0]
         if self.affine:
             y = y * ops.cast(self.gamma, "float32") + ops.cast(self.beta, "float32")
         return ops.cast(y, self.compute_dtype)

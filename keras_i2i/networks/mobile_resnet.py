@@ -9,7 +9,7 @@ from typing import Optional, Sequence
 import keras
 from keras import layers
 
-from keras_i2i.layers import ReflectionPadding2D
+from keras_i2i.layers import Crop2D, ReflectionPadding2D
 from keras_i2i.networks.common import apply_norm, check_norm, conv_init, uses_bias
 
 #: The layer that ends residual block ``i`` in the ResNet generators of this package.
@@ -88,7 +88,7 @@ def mobile_resnet_generator(
     for i in range(n_downsampling):
         x = layers.Conv2DTranspose(ngf * 2 ** (n_downsampling - i - 1), 3, strides=2, padding="valid", use_bias=bias,
                                    kernel_initializer=init, name=f"up{i}_deconv")(x)
-        x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
+        x = Crop2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
         x = apply_norm(x, norm, f"up{i}_norm", init_gain)
         x = layers.ReLU(name=f"up{i}_relu")(x)
 

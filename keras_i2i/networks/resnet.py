@@ -5,7 +5,7 @@ from __future__ import annotations
 import keras
 from keras import layers
 
-from keras_i2i.layers import Blur2D, ReflectionPadding2D
+from keras_i2i.layers import Blur2D, Crop2D, ReflectionPadding2D
 from keras_i2i.networks.common import apply_norm, check_norm, conv_init, uses_bias
 from keras_i2i.networks.registry import GENERATORS, input_sides
 
@@ -95,7 +95,7 @@ def resnet_generator(
             x = layers.Conv2DTranspose(
                 filters, 3, strides=2, padding="valid", use_bias=bias, kernel_initializer=init, name=f"up{i}_deconv"
             )(x)
-            x = layers.Cropping2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
+            x = Crop2D(((1, 0), (1, 0)), name=f"up{i}_crop")(x)
         x = apply_norm(x, norm, f"up{i}_norm", init_gain)
         x = layers.ReLU(name=f"up{i}_relu")(x)
 

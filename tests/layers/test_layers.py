@@ -1,8 +1,10 @@
 import keras
 import numpy as np
 import pytest
+import tensorflow as tf
 
-from keras_i2i.layers import Blur2D, InstanceNormalization, ReflectionPadding2D
+from keras_i2i.layers import Blur2D, Crop2D, InstanceNormalization, ReflectionPadding2D
+from keras_i2i.layers.normalization import _normalize
 
 
 def _x(shape=(2, 8, 6, 3), seed=0):
@@ -58,7 +60,66 @@ LAYERS = [
     lambda: ReflectionPadding2D(((1, 2), (3, 1))),
     lambda: ReflectionPadding2D(2, implementation="pad"),
     lambda: Blur2D(3, stride=2),
+    lambda: Crop2D(((1, 0), (2, 1))),
 ]
+
+
+def _value_and_input_gradient(fn, x, weights):
+    x = tf.constant(x)
+    with tf.GradientTape() as tape:
+        tape.watch(x)
+        y = fn(x)
+        loss = tf.reduce_sum(y * weights)
+    return y.numpy(), tape.gradient(loss, x).numpy()
+
+
+@pytest.mark.parametrize("layer", [
+    InstanceNormalization(), InstanceNormalization(affine=True, epsilon=1e-3),
+    ReflectionPadding2D(((1, 2), (3, 1))), ReflectionPadding2D(3), Crop2D(((1, 0), (1, 0))), Crop2D(((2, 1), (0, 3))),
+], ids=lambda layer: type(layer).__name__)
+def test_training_graph_has_the_inference_values_and_gradients(layer):
+    """training=True swaps in ops with cheaper gradients (closed-form instance-norm
+    backward, MIRROR_PAD, Slice); values and input gradients stay those of the export graph."""
+    x = _x((2, 9, 7, 4), seed=3) * 0.5 + 0.2
+    weights = np.random.default_rng(4).normal(size=layer.compute_output_shape(x.shape)).astype("float32")
+    y_train, g_train = _value_and_input_gradient(lambda t: layer(t, training=True), x, weights)
+    y_infer, g_infer = _value_and_input_gradient(lambda t: layer(t, training=False), x, weights)
+    np.testing.assert_allclose(y_train, y_infer, rtol=0, atol=1e-6)
+    np.testing.assert_allclose(g_train, g_infer, rtol=1e-5, atol=1e-5)
+    if not isinstance(layer, InstanceNormalization):  # pure data movement: the same values
+        np.testing.assert_array_equal(y_train, y_infer)
+    if isinstance(layer, Crop2D):  # and the same gradient (padding's border sums may add in another order)
+        np.testing.assert_array_equal(g_train, g_infer)
+
+
+def test_instance_norm_closed_form_gradient_is_differentiable_again():
+    """Second-order terms (an R1 penalty through a normalized network) match autodiff."""
+    x0 = tf.constant(_x((1, 6, 5, 3), seed=5))
+    weights = tf.constant(_x((1, 6, 5, 3), seed=6))
+
+    def grad_norm(fn):
+        x = tf.identity(x0)
+        with tf.GradientTape() as outer:
+            outer.watch(x)
+            with tf.GradientTape() as inner:
+                inner.watch(x)
+                loss = tf.reduce_sum(tf.tanh(fn(x)) * weights)
+            penalty = tf.reduce_sum(tf.square(inner.gradient(loss, x)))
+        return outer.gradient(penalty, x).numpy()
+
+    closed_form = grad_norm(lambda t: InstanceNormalization()(t, training=True))
+    autodiff = grad_norm(lambda t: _normalize(t, 1e-5)[0])
+    np.testing.assert_allclose(closed_form, autodiff, rtol=1e-4, atol=1e-4)
+
+
+def test_crop_matches_cropping2d():
+    x = _x((2, 9, 7, 3))
+    for cropping in (1, (2, 1), ((1, 0), (1, 0)), ((0, 3), (2, 2))):
+        want = np.asarray(keras.layers.Cropping2D(cropping)(x))
+        layer = Crop2D(cropping)
+        np.testing.assert_array_equal(np.asarray(layer(x)), want)
+        np.testing.assert_array_equal(np.asarray(layer(x, training=True)), want)
+        assert layer.compute_output_shape(x.shape) == want.shape
 
 
 def test_blur_is_a_strided_binomial_filter():
