@@ -35,3 +35,44 @@ def test_pool_size_zero_is_identity():
     pool.build((None, 4, 4, 3))
     x = _images(3.0, n=2)
     np.testing.assert_array_equal(np.asarray(pool.query(x, step=0)), x)
+
+
+def _reference_pool(pool_size, seed, batches):
+    """The reference's query, image by image, with ImagePool's seeded draws."""
+    import tensorflow as tf
+
+    stored, out = [], []
+    for step, batch in enumerate(batches):
+        returned = []
+        for index, image in enumerate(batch):
+            counter = step * 4096 + index
+            draw = float(tf.random.stateless_uniform([], seed=tf.constant([seed, counter], tf.int64)))
+            slot = int(tf.random.stateless_uniform([], seed=tf.constant([seed + 1, counter], tf.int64),
+                                                   maxval=pool_size, dtype=tf.int32))
+            if len(stored) < pool_size:
+                stored.append(image)
+                returned.append(image)
+            elif draw > 0.5:
+                returned.append(stored[slot])
+                stored[slot] = image
+            else:
+                returned.append(image)
+        out.append(np.stack(returned))
+    return out, np.stack(stored)
+
+
+def test_pool_matches_the_reference_query_in_a_traced_step():
+    """Twelve batches of 3 through a tf.function (the training step's graph), past the
+    filling: what the reference returns and keeps, image for image."""
+    import tensorflow as tf
+
+    rng = np.random.default_rng(0)
+    batches = [rng.normal(size=(3, 4, 4, 3)).astype("float32") for _ in range(12)]
+    want, want_stored = _reference_pool(4, 7, batches)
+    pool = ImagePool(pool_size=4, seed=7)
+    pool.build((None, 4, 4, 3))
+    query = tf.function(lambda images, step: pool.query(images, step))
+    for step, (batch, expected) in enumerate(zip(batches, want)):
+        np.testing.assert_array_equal(np.asarray(query(tf.constant(batch), tf.constant(step))), expected)
+    np.testing.assert_array_equal(np.asarray(pool.images.value), want_stored)
+    assert int(pool.count.numpy()) == 4
