@@ -22,10 +22,14 @@ other, so the two runtimes' thread pools (TF/Eigen/oneDNN and torch's OpenMP) ne
 coexist or compete. torch gets ``torch.set_num_threads(--threads)``; TensorFlow keeps
 its default thread pools unless ``--tf-threads`` is given.
 
+Every (generator, size) runs at every ``--batches`` and every ``--threads`` count: torch
+gets ``torch.set_num_threads(N)``, TensorFlow intra- and inter-op pools of N threads (its
+own default on an N-core machine) unless ``--tf-threads INTRA,INTER`` overrides them.
+
 Usage::
 
-    python benchmarks/train_speed.py                       # resnet_6blocks@128, resnet_9blocks@256
-    python benchmarks/train_speed.py --sizes 128 --steps 10 --frameworks keras --xla
+    python benchmarks/train_speed.py        # resnet_6blocks@128, resnet_9blocks@256; batch 1, 4; 2 and 1 threads
+    python benchmarks/train_speed.py --sizes 128 --batches 1 --threads 2 --steps 10 --frameworks keras --xla
     python benchmarks/train_speed.py --generators resnet_6blocks,resnet_9blocks   # both at every size
 
 ``--generators auto`` (the default) uses the paper's generator per size: 6 blocks at
@@ -78,9 +82,9 @@ def worker_keras(args) -> dict:
     import keras
     import tensorflow as tf
 
-    if args.tf_threads:
-        tf.config.threading.set_intra_op_parallelism_threads(args.tf_threads)
-        tf.config.threading.set_inter_op_parallelism_threads(args.tf_threads)
+    intra, inter = args.tf_threads or (args.threads, args.threads)
+    tf.config.threading.set_intra_op_parallelism_threads(intra)
+    tf.config.threading.set_inter_op_parallelism_threads(inter)
     from keras_i2i.models import CycleGANConfig, build_model
     from keras_i2i.training.strategy import set_precision
 
@@ -115,7 +119,6 @@ def worker_keras(args) -> dict:
         tf_threads={
             "intra_op": tf.config.threading.get_intra_op_parallelism_threads(),
             "inter_op": tf.config.threading.get_inter_op_parallelism_threads(),
-            "note": "0 = TensorFlow's default (one per core)",
         },
         onednn=os.environ.get("TF_ENABLE_ONEDNN_OPTS", "default (on for x86 Linux)"),
     )
@@ -154,17 +157,17 @@ def worker_torch(args) -> dict:
 
 
 # ----------------------------------------------------------------------------- driver
-def run_worker(framework: str, generator: str, size: int, args) -> dict:
+def run_worker(framework: str, generator: str, size: int, batch: int, threads: int, args) -> dict:
     cmd = [
         sys.executable, str(Path(__file__).resolve()), "--_worker", framework,
-        "--generator", generator, "--size", str(size), "--batch", str(args.batch),
-        "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(args.threads),
+        "--generator", generator, "--size", str(size), "--batch", str(batch),
+        "--steps", str(args.steps), "--warmup", str(args.warmup), "--threads", str(threads),
         "--precision", args.precision, "--padding", args.padding, "--seed", str(args.seed),
     ]
     if args.xla:
         cmd.append("--xla")
     if args.tf_threads:
-        cmd += ["--tf-threads", str(args.tf_threads)]
+        cmd += ["--tf-threads", ",".join(map(str, args.tf_threads))]
     env = dict(os.environ, TF_CPP_MIN_LOG_LEVEL=os.environ.get("TF_CPP_MIN_LOG_LEVEL", "2"))
     load_before = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
     t0 = time.perf_counter()
@@ -217,9 +220,12 @@ def parse_args(argv=None):
                         "or a comma-separated list run at every size")
     p.add_argument("--steps", type=int, default=20, help="timed steps per config (default 20)")
     p.add_argument("--warmup", type=int, default=3, help="untimed first steps (default 3)")
-    p.add_argument("--batch", type=int, default=1, help="batch size (default 1, as the paper)")
-    p.add_argument("--threads", type=int, default=os.cpu_count(), help="torch.set_num_threads (default: cpu count)")
-    p.add_argument("--tf-threads", type=int, default=0, help="TF intra- and inter-op threads (default 0: TF's defaults)")
+    p.add_argument("--batches", default="1,4", help="batch sizes, comma-separated (default 1,4; the paper trains at 1)")
+    p.add_argument("--threads", default=f"{os.cpu_count()},1",
+                   help="thread counts, comma-separated: torch.set_num_threads and TF's intra- and inter-op\n"
+                        "pools (default: the CPU count, then 1)")
+    p.add_argument("--tf-threads", default=None,
+                   help="INTRA,INTER: TF's pools for every row instead of the --threads count (e.g. 1,2)")
     p.add_argument("--json", default=str(HERE / "results" / "train_speed.json"), help="where to write results")
     p.add_argument("--xla", action="store_true", help="Keras: model.compile(jit_compile=True); torch stays eager")
     p.add_argument("--precision", choices=("fp32", "bf16", "fp16"), default="fp32",
@@ -233,7 +239,23 @@ def parse_args(argv=None):
     p.add_argument("--_worker", choices=("keras", "torch"), help=argparse.SUPPRESS)
     p.add_argument("--generator", help=argparse.SUPPRESS)
     p.add_argument("--size", type=int, help=argparse.SUPPRESS)
+    p.add_argument("--batch", type=int, default=1, help=argparse.SUPPRESS)
     args = p.parse_args(argv)
+    try:
+        if args._worker:
+            args.threads = int(args.threads)
+        else:
+            args.thread_counts = [int(t) for t in args.threads.split(",") if t]
+            args.batch_sizes = [int(b) for b in args.batches.split(",") if b]
+        if args.tf_threads:
+            args.tf_threads = tuple(int(t) for t in args.tf_threads.split(","))
+            if len(args.tf_threads) != 2:
+                raise ValueError
+    except ValueError:
+        p.error("--threads and --batches take comma-separated integers, --tf-threads two (INTRA,INTER)")
+    if not args._worker and (not args.thread_counts or min(args.thread_counts) < 1
+                             or not args.batch_sizes or min(args.batch_sizes) < 1):
+        p.error("--threads and --batches need at least one value, each >= 1")
     if args.steps < 1 or args.warmup < 1:
         p.error("--steps and --warmup must be >= 1 (the first step traces the Keras graph)")
     return args
@@ -262,8 +284,10 @@ def main(argv=None) -> int:
         "command": " ".join([Path(sys.executable).name, *sys.argv]),
         "machine": machine_info(extra_packages=("tensorflow", "keras", "torch")),
         "settings": {
-            "steps": args.steps, "warmup": args.warmup, "batch": args.batch, "threads_torch": args.threads,
-            "threads_tf": args.tf_threads or "default", "precision": args.precision, "xla_keras": args.xla,
+            "steps": args.steps, "warmup": args.warmup, "batches": args.batch_sizes, "threads": args.thread_counts,
+            "threads_tf": ("intra,inter = " + ",".join(map(str, args.tf_threads))) if args.tf_threads
+            else "intra = inter = the row's thread count",
+            "precision": args.precision, "xla_keras": args.xla,
             "padding_keras": args.padding,
             "isolation": "each framework x config in its own subprocess, run sequentially",
             "timing": "wall time of steps after warmup; steps/s = timed steps / their total time",
@@ -271,11 +295,13 @@ def main(argv=None) -> int:
         "results": [],
     }
     started = time.perf_counter()
-    for generator, size in configs:
-        row = {"config": f"{generator}@{size}", "generator": generator, "size": size, "batch": args.batch}
+    rows = [(g, s, b, t) for g, s in configs for b in args.batch_sizes for t in args.thread_counts]
+    for generator, size, batch, threads in rows:
+        row = {"config": f"{generator}@{size} b{batch} t{threads}", "generator": generator, "size": size,
+               "batch": batch, "threads": threads}
         for fw in frameworks:
             print(f"[{time.perf_counter() - started:6.0f} s] {fw}: {row['config']} ...", file=sys.stderr, flush=True)
-            row[fw] = run_worker(fw, generator, size, args)
+            row[fw] = run_worker(fw, generator, size, batch, threads, args)
             if "error" in row[fw]:
                 print(f"  {fw} failed: {row[fw]['error']}\n{row[fw].get('log_tail', '')}", file=sys.stderr)
             else:
@@ -295,7 +321,8 @@ def main(argv=None) -> int:
     v = m["versions"]  # a package that is not installed is missing: printed as None
     print(f"{m['cpu_model']}, {m['cpu_count']} CPUs; tf {v.get('tensorflow')}, keras {v.get('keras')}, "
           f"torch {v.get('torch')}; precision {args.precision}, xla(keras) {args.xla}, "
-          f"padding(keras) {args.padding}, batch {args.batch}, {args.steps} timed + {args.warmup} warm-up steps\n")
+          f"padding(keras) {args.padding}; {args.steps} timed + {args.warmup} warm-up steps; config = "
+          f"generator@size b<batch> t<threads>\n")
     print_table(report["results"])
     loads = [r[fw]["loadavg_1min_before_after"] for r in report["results"] for fw in frameworks
              if "loadavg_1min_before_after" in r.get(fw, {})]
