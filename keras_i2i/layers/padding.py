@@ -97,8 +97,7 @@ class Crop2D(keras.layers.Layer):
             shape = ops.shape(inputs)
             size = [-1, shape[1] - top - bottom, shape[2] - left - right, -1]
             return ops.slice(inputs, [0, top, left, 0], size)
-        return inputs[:, top : inputs.shape[1] - bottom if bottom else None,
-                      left : inputs.shape[2] - right if right else None]
+        return inputs[:, top : -bottom or None, left : -right or None]
 
     def compute_output_shape(self, input_shape):
         (top, bottom), (left, right) = self.cropping

@@ -120,6 +120,10 @@ def test_crop_matches_cropping2d():
         np.testing.assert_array_equal(np.asarray(layer(x)), want)
         np.testing.assert_array_equal(np.asarray(layer(x, training=True)), want)
         assert layer.compute_output_shape(x.shape) == want.shape
+    inputs = keras.Input((None, None, 3))  # dynamic height and width, both paths
+    model = keras.Model(inputs, [Crop2D(((1, 2), (0, 3)))(inputs), Crop2D(((1, 2), (0, 3)))(inputs, training=True)])
+    for got in model(x):
+        np.testing.assert_array_equal(np.asarray(got), x[:, 1:-2, 0:-3])
 
 
 def test_blur_is_a_strided_binomial_filter():
