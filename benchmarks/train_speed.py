@@ -19,8 +19,7 @@ fixed random batch in [-1, 1]; NHWC for Keras, its NCHW transpose for torch).
 
 Isolation: each (framework, config) runs in its own Python subprocess, one after the
 other, so the two runtimes' thread pools (TF/Eigen/oneDNN and torch's OpenMP) never
-coexist or compete. torch gets ``torch.set_num_threads(--threads)``; TensorFlow keeps
-its default thread pools unless ``--tf-threads`` is given.
+coexist or compete.
 
 Every (generator, size) runs at every ``--batches`` and every ``--threads`` count: torch
 gets ``torch.set_num_threads(N)``, TensorFlow intra- and inter-op pools of N threads (its
